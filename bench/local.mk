@@ -1,0 +1,1 @@
+# Benchmarks (bench/): built by `make bench`.

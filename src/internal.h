@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h — what the layers of slabmalloc share.
+ *
+ * Layers, bottom-up (DESIGN.md §2); each file calls only the ones below it:
+ *
+ *   os.c        system calls: mmap/munmap/madvise/mremap, page size, CPU id
+ *   bootmem.c   a static region usable before init, and allocator metadata
+ *   buddy.c     zones, struct page (mem_map), free areas, per-thread pagesets
+ *   vmalloc.c   huge regions mapped directly, ioremap
+ *   slab.c      kmem_cache: slabs, constructed objects, slabinfo
+ *   magazine.c  per-thread magazines and the per-cache depot
+ *   kmalloc.c   size classes, kmalloc/kfree/krealloc/ksize
+ *   malloc.c    the interposed C/POSIX malloc family
+ *
+ * Beside the stack: mempool.c, percpu.c, options.c, stats.c, init.c.
+ *
+ * Lock order (outer first). Every path that takes two of these takes them in
+ * this order; the fork handlers (init.c) take all of them in this order.
+ *
+ *   1. sm_init_lock           init.c: one-time initialisation
+ *   2. sm_cache_list_lock     slab.c: the list of all kmem caches
+ *   3. sm_thread_list_lock    magazine.c: the list of thread caches
+ *   4. depot lock             magazine.c: one per cache (d_lock)
+ *   5. slab lock              slab.c: one per cache (slab_lock)
+ *   6. zone lock              buddy.c: DMA before NORMAL
+ *   7. vmalloc lock           vmalloc.c: registry of huge mappings
+ *   8. bootmem lock           bootmem.c
+ *
+ * Mempool and percpu locks are leaves taken with none of the above held.
+ */
+#ifndef SM_INTERNAL_H
+#define SM_INTERNAL_H
+
+#include "config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+
+#include <slabmalloc.h>
+
+/* ---- compiler helpers ---- */
+
+#define SM_EXPORT     __attribute__((visibility("default")))
+#define SM_INLINE     static inline __attribute__((always_inline))
+#define SM_NOINLINE   __attribute__((noinline))
+#define SM_COLD       __attribute__((cold, noinline))
+#define SM_NORETURN   __attribute__((noreturn))
+#define SM_TLS        __thread __attribute__((tls_model("initial-exec")))
+#define likely(x)     __builtin_expect(!!(x), 1)
+#define unlikely(x)   __builtin_expect(!!(x), 0)
+#define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SM_CACHELINE  64
+#define SM_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+#define SM_ALIGN_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
+#define SM_READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SM_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* config_debug is a constant, so debug code always compiles and is
+ * optimised away in release builds (jemalloc's habit). */
+#define config_debug SM_DEBUG
+
+/* Three tiers of assertion (mimalloc's habit): sm_assert is cheap and on in
+ * debug builds; sm_assert_internal checks layer invariants; expensive
+ * whole-structure checks are the *_validate() functions, which debug tests
+ * call after every randomized step. */
+#define sm_assert(e) \
+	do { if (config_debug && !(e)) sm_assert_fail(#e, __FILE__, __LINE__); } while (0)
+#define sm_assert_internal(e) sm_assert(e)
+
+SM_COLD SM_NORETURN void sm_assert_fail(const char *expr, const char *file, int line);
+
+/* Bad input and corruption: one line on stderr, then abort(). Formats with a
+ * tiny allocation-free printf (%s %d %u %lu %zu %x %lx %p). */
+SM_COLD SM_NORETURN void sm_fatal(const char *fmt, ...);
+/* A warning on stderr (allocation-free), for unknown options and the like. */
+void sm_warn(const char *fmt, ...);
+/* Allocation-free formatted write to a file descriptor. */
+void sm_dprintf(int fd, const char *fmt, ...);
+
+/* ---- OS layer (os.c): the only file that makes system calls ---- */
+
+void os_init(void);
+size_t os_page_size(void);
+/* Anonymous private read-write mapping. NULL on failure (errno kept). */
+void *os_map(size_t size);
+/* Reserve address space: read-write, MAP_NORESERVE, nothing committed. */
+void *os_reserve(size_t size);
+/* Like os_reserve but below 4 GiB (MAP_32BIT, then hints). NULL if none. */
+void *os_reserve_low(size_t size);
+/* Map a region aligned to @align (a power of two >= page size). */
+void *os_map_aligned(size_t size, size_t align);
+int os_unmap(void *addr, size_t size);
+/* Give pages back to the OS; the next touch reads zeros (MADV_DONTNEED). */
+int os_purge(void *addr, size_t size);
+/* Make a range inaccessible (guard pages). */
+int os_protect_none(void *addr, size_t size);
+void *os_remap(void *old, size_t old_size, size_t new_size);  /* mremap MAYMOVE */
+void *os_map_phys(int fd, unsigned long offset, size_t size); /* MAP_SHARED */
+int os_open_devmem(void);
+void os_close(int fd);
+int os_cpu_id(void);                 /* rseq cpu_id when registered, else sched_getcpu */
+int os_ncpus_configured(void);
+uint64_t os_now_ns(void);            /* CLOCK_MONOTONIC */
+void os_yield(void);
+void os_sleep_ns(uint64_t ns);
+uintptr_t os_random(void);           /* from AT_RANDOM, then a mixer */
+const char *os_getenv(const char *name); /* safe before libc init */
+size_t os_rss_bytes(void);           /* resident set, from /proc/self/statm */
+
+/* ---- bootmem (bootmem.c) ---- */
+
+/* Bump allocation from a static region, zeroed, SM_CACHELINE aligned; the
+ * region grows with os_map when exhausted. Never returns memory to anyone but
+ * bootmem itself. Used for allocator metadata and the bootmem API. */
+void *bootmem_alloc(size_t size, size_t align, bool low);
+void bootmem_free(void *addr, size_t size);
+bool bootmem_owns(const void *addr);
+void bootmem_stats(size_t *total, size_t *used);
+
+/* ---- initialisation and threads (init.c) ---- */
+
+extern int sm_initialized;           /* set once all layers are up */
+SM_NOINLINE void sm_init_slow(void);
+SM_INLINE void sm_ensure_init(void)
+{
+	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE)))
+		sm_init_slow();
+}
+/* Make sure the calling thread's exit hook is armed (first slow path of a
+ * thread). The hook calls mag_thread_exit() then buddy_thread_exit(). */
+void sm_thread_attach(void);
+extern SM_TLS int sm_thread_state;   /* 0 new, 1 attached, 2 exiting */
+bool sm_init_in_progress(void);
+
+/* layers.c: the one place that knows which layers exist, in order. */
+void sm_init_layers(void);           /* bottom-up */
+void sm_thread_exit_layers(void);    /* top-down */
+void sm_prefork_layers(void);        /* in lock order */
+void sm_postfork_parent_layers(void);
+void sm_postfork_child_layers(void);
+enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
+
+#endif /* SM_INTERNAL_H */

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page_alloc.h — the page layer's contract with the layers above it:
+ * struct page, zones, and the buddy allocator's internal entry points.
+ *
+ * Memory layout (the SPARSEMEM/vmemmap idea): each zone reserves one large
+ * range of address space at init (nothing is committed until touched) and a
+ * mem_map array with one struct page per 4 KiB page of that range. The
+ * descriptor of any address is mem_map[(addr - base) >> PAGE_SHIFT], found in
+ * O(1) without touching the memory it describes; an address outside every
+ * zone's grown part is not ours. Zones grow by whole MAX_ORDER blocks
+ * ("sections") as the buddy allocator needs them.
+ */
+#ifndef SM_PAGE_ALLOC_H
+#define SM_PAGE_ALLOC_H
+
+#include "internal.h"
+
+#define SM_PAGE_SHIFT     PAGE_SHIFT
+#define SM_PAGE_SIZE      ((size_t)1 << SM_PAGE_SHIFT)
+#define SM_MAX_ORDER      MAX_ORDER
+#define SM_SECTION_ORDER  (SM_MAX_ORDER - 1)
+#define SM_SECTION_SIZE   (SM_PAGE_SIZE << SM_SECTION_ORDER)   /* 4 MiB */
+#define SM_PCP_MAX_ORDER  3     /* orders 0..3 have per-thread page lists */
+
+struct kmem_cache;
+
+/* Page flags (struct page.flags). */
+enum {
+	PG_buddy   = 1u << 0,   /* head of a free block in a free_area */
+	PG_head    = 1u << 1,   /* head of an allocated block (order in .order) */
+	PG_pcp     = 1u << 2,   /* head of a block held on a per-thread list */
+	PG_slab    = 1u << 3,   /* page belongs to a slab (slab_cache set) */
+	PG_large   = 1u << 4,   /* head of a kmalloc large allocation */
+	PG_dirty   = 1u << 5,   /* free block whose memory may be resident */
+	PG_exact   = 1u << 6,   /* first block of an alloc_pages_exact range */
+};
+
+/*
+ * struct page — one per 4 KiB page, out of band. At most 64 bytes.
+ * slab_cache and slab_base come first because kfree/free read them on the
+ * fast path: slab_cache is non-NULL exactly for pages that belong to a slab
+ * (every page of it, head and tail), slab_base is the address of object 0.
+ */
+struct page {
+	struct kmem_cache *slab_cache;   /* owning cache, or NULL */
+	uintptr_t          slab_base;    /* slab pages: address of object 0 */
+	uint32_t           flags;        /* PG_* */
+	uint8_t            order;        /* block order (head pages) */
+	uint8_t            zone;         /* zone index */
+	uint16_t           _pad;
+	uint32_t           _pad2;
+	union {
+		struct {                 /* PG_buddy head: free block */
+			struct page *next, *prev;    /* free_area list */
+			struct page *dnext, *dprev;  /* zone dirty list, oldest first */
+			uint64_t free_ns;            /* when it became dirty */
+		} buddy;
+		struct {                 /* PG_pcp head: on a per-thread list */
+			struct page *next, *prev;
+		} pcp;
+		struct {                 /* PG_slab head page: the slab */
+			struct page *next, *prev;    /* cache's partial/full/free list */
+			uint32_t inuse;              /* objects out of this slab */
+			uint32_t colour;             /* colour offset in bytes */
+			uint32_t list;               /* which list it is on */
+			uint32_t _pad;
+		} slab;
+		struct {                 /* PG_large head: kmalloc large */
+			size_t size;                 /* usable bytes (whole pages) */
+			size_t npages;
+		} large;
+		struct {                 /* PG_exact head: alloc_pages_exact */
+			size_t npages;
+		} exact;
+	};
+};
+_Static_assert(sizeof(struct page) <= 64, "struct page must fit 64 bytes");
+
+enum { ZONE_DMA = 0, ZONE_NORMAL = 1, SM_NR_ZONES = 2 };
+
+struct free_area {
+	struct page *fa_head;            /* doubly linked via page->buddy */
+	unsigned long fa_nr_free;        /* blocks on this list */
+};
+
+/*
+ * struct zone — the first three fields are read without the lock on the
+ * free fast path (zone_limit only grows, and a pointer we handed out is
+ * always below it).
+ */
+struct zone {
+	uintptr_t          zone_base;    /* start of the reserved range */
+	size_t             zone_limit;   /* bytes handed to the buddy so far */
+	struct page       *zone_mem_map; /* descriptor of zone_base */
+	size_t             zone_span;    /* bytes reserved */
+	pthread_mutex_t    zone_lock;
+	const char        *zone_name;    /* "DMA", "Normal" */
+	struct free_area   zone_free_area[SM_MAX_ORDER];
+	struct page       *zone_dirty_head, *zone_dirty_tail;
+	size_t             zone_free_pages;   /* pages in free blocks */
+	size_t             zone_dirty_pages;  /* free pages possibly resident */
+	size_t             zone_purged_bytes; /* total returned to the OS */
+};
+
+extern struct zone sm_zones[SM_NR_ZONES];
+
+/* Descriptor of @addr, or NULL if the address is not in our heap. */
+SM_INLINE struct page *sm_virt_to_page(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = a - z->zone_base;
+	if (likely(off < SM_READ_ONCE(z->zone_limit)))
+		return &z->zone_mem_map[off >> SM_PAGE_SHIFT];
+	z = &sm_zones[ZONE_DMA];
+	off = a - z->zone_base;
+	if (off < SM_READ_ONCE(z->zone_limit))
+		return &z->zone_mem_map[off >> SM_PAGE_SHIFT];
+	return NULL;
+}
+
+SM_INLINE void *sm_page_to_virt(const struct page *pg)
+{
+	const struct zone *z = &sm_zones[pg->zone];
+	return (void *)(z->zone_base +
+	                ((uintptr_t)(pg - z->zone_mem_map) << SM_PAGE_SHIFT));
+}
+
+/* ---- buddy allocator (buddy.c) ---- */
+
+void buddy_init(void);
+/* A block of 2^order pages (head descriptor), or NULL. Honours __GFP_DMA,
+ * __GFP_ZERO, __GFP_COLD, and GFP_ATOMIC (trylock only, no zone growth). */
+struct page *buddy_alloc(gfp_t gfp, unsigned int order);
+/* Free a block. @caller names the API function for error messages. Detects
+ * a foreign address, a non-head page, a wrong order, a double free. */
+void buddy_free(struct page *page, unsigned int order, const char *caller);
+/* Whole pages, trimmed: returns size rounded up to pages, waste < 1 page.
+ * The head page gets PG_exact and exact.npages. */
+void *buddy_alloc_exact(size_t size, gfp_t gfp);
+void buddy_free_exact(void *addr, size_t size, const char *caller);
+/* Return free memory older than the decay period to the OS (all: now). */
+size_t buddy_purge(bool all);
+void buddy_thread_exit(void);        /* drain this thread's page lists */
+void buddy_print_buddyinfo(FILE *out);
+bool buddy_validate(void);           /* invariants; prints what is wrong */
+void buddy_prefork(void);
+void buddy_postfork_parent(void);
+void buddy_postfork_child(void);
+/* Tunables (options.c sets them): decay period and per-thread list sizes. */
+extern uint64_t buddy_decay_ns;
+extern unsigned int buddy_pcp_high;
+
+/* ---- vmalloc (vmalloc.c) ---- */
+
+/* A mapping of @size bytes registered as ours (huge kmalloc, vmalloc). With
+ * guard: followed by a PROT_NONE page. NULL on failure. */
+void *vmap_alloc(size_t size, bool guard, bool zero);
+/* Size of the mapping at @addr (its start), or 0 if it is not one of ours. */
+size_t vmap_size(const void *addr);
+void vmap_free(const void *addr, const char *caller);
+/* Grow or shrink with mremap; the registry follows. NULL on failure. */
+void *vmap_realloc(void *addr, size_t new_size);
+size_t vmap_total_bytes(void);
+void vmap_prefork(void);
+void vmap_postfork_parent(void);
+void vmap_postfork_child(void);
+
+#endif /* SM_PAGE_ALLOC_H */

@@ -1,0 +1,1 @@
+# Beside the stack: mempool, percpu.

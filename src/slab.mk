@@ -1,0 +1,1 @@
+# Slab and magazine layers.

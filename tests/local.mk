@@ -1,0 +1,28 @@
+# Test tiers. Each fragment adds its programs to check_PROGRAMS and its
+# tests to its tier. Each tier runs alone: make check-unit, check-api,
+# check-preload, check-stress; `make check` runs them all.
+unit_tests =
+api_tests =
+preload_tests =
+stress_tests =
+TEST_LIB_CORE = src/libslabmalloc_core.la $(PTHREAD_LIBS)
+TEST_LIB_PUBLIC = src/libslabmalloc.la $(PTHREAD_LIBS)
+EXTRA_DIST += tests/tap.h tests/run
+
+include tests/unit/page.mk
+include tests/unit/slab.mk
+include tests/unit/pool.mk
+include tests/api/local.mk
+include tests/preload/local.mk
+
+TESTS += $(unit_tests) $(api_tests) $(preload_tests) $(stress_tests)
+
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests)'
+check-api:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(api_tests)'
+check-preload:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(preload_tests)'
+check-stress:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(stress_tests)'
+.PHONY: check-unit check-api check-preload check-stress

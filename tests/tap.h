@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tap.h — a small TAP producer for slabmalloc's tests. Every ok() prints one
+ * "ok N - ..." or "not ok N - ..." line; automake's TAP driver counts them.
+ *
+ *   ok(cond, "what %s", ...)     one test
+ *   diag("...")                  a comment line
+ *   expect_death(fn, arg, "substring")
+ *                                run fn(arg) in a child; pass if the child
+ *                                dies by SIGABRT and its stderr contains the
+ *                                substring
+ *   done_testing()               prints the plan; returns the exit status
+ */
+#ifndef SM_TESTS_TAP_H
+#define SM_TESTS_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+static int tap_n, tap_failed;
+
+__attribute__((format(printf, 2, 3), unused))
+static int ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		tap_failed++;
+	return cond;
+}
+
+__attribute__((format(printf, 1, 2), unused))
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Run fn(arg) in a child process; return 1 if it aborted (SIGABRT) and its
+ * stderr contained @expect. The child's stderr is kept in @buf for diag. */
+__attribute__((unused))
+static int run_death(void (*fn)(void *), void *arg, const char *expect,
+                     char *buf, size_t buflen)
+{
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return 0;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		fn(arg);
+		_exit(0);               /* survived: the test fails */
+	}
+	close(pfd[1]);
+	size_t len = 0;
+	ssize_t r;
+	while (len + 1 < buflen && (r = read(pfd[0], buf + len, buflen - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = 0;
+	close(pfd[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(buf, expect) != NULL;
+}
+
+#define expect_death(fn, arg, expect, ...)                                   \
+	do {                                                                 \
+		char tap_buf_[4096];                                         \
+		int tap_r_ = run_death((fn), (arg), (expect), tap_buf_,     \
+		                       sizeof tap_buf_);                    \
+		if (!ok(tap_r_, __VA_ARGS__))                                \
+			diag("expected abort with \"%s\", stderr was: %s",   \
+			     (expect), tap_buf_);                            \
+	} while (0)
+
+__attribute__((unused))
+static int done_testing(void)
+{
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}
+
+#endif /* SM_TESTS_TAP_H */

@@ -1,0 +1,1 @@
+# Page layer unit tests (tests/unit/).
