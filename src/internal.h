@@ -121,6 +121,23 @@ void bootmem_free(void *addr, size_t size);
 bool bootmem_owns(const void *addr);
 void bootmem_stats(size_t *total, size_t *used);
 
+/* ---- GFP policy and fault injection (gfp.c) ---- */
+
+/* Non-zero while any fault injection is configured: entry points test it
+ * (one predictable branch) before calling should_fail_*(). */
+extern int sm_fault_active;
+bool should_failslab(const char *cache_name, size_t size, gfp_t gfp);
+bool should_fail_alloc_page(unsigned int order, gfp_t gfp);
+/* Called by an allocating entry point whose attempt failed. Decides from the
+ * GFP flags whether to try again (after reclaim and/or back-off): never for
+ * __GFP_NORETRY or non-blocking calls, a few times for __GFP_REPEAT, always
+ * for __GFP_NOFAIL. When it gives up it warns (unless __GFP_NOWARN) and
+ * returns false. @what names the entry point. */
+bool gfp_retry(gfp_t gfp, unsigned int *attempt, const char *what, size_t size);
+/* Reclaim hook set by the slab layer: reap depots and release empty slabs;
+ * @may_call_os: also give free pages back to the OS. Returns bytes freed. */
+extern size_t (*sm_reclaim_hook)(bool may_call_os);
+
 /* ---- initialisation and threads (init.c) ---- */
 
 extern int sm_initialized;           /* set once all layers are up */

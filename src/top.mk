@@ -1,5 +1,5 @@
 # Top of the stack: kmalloc, malloc, options, stats, init.
-src_libslabmalloc_core_la_SOURCES += src/init.c src/layers.c
+src_libslabmalloc_core_la_SOURCES += src/init.c src/layers.c src/gfp.c
 
 bin_SCRIPTS += tools/slabmalloc
 EXTRA_DIST += tools/slabmalloc.in
