@@ -34,6 +34,8 @@ enum {
 	PG_large   = 1u << 4,   /* head of a kmalloc large allocation */
 	PG_dirty   = 1u << 5,   /* free block whose memory may be resident */
 	PG_exact   = 1u << 6,   /* first block of an alloc_pages_exact range */
+	PG_lcached = 1u << 7,   /* PG_exact block held in a thread's large cache */
+	PG_purge   = 1u << 8,   /* free block being madvised (on zone_purging) */
 };
 
 /*
@@ -49,7 +51,6 @@ struct page {
 	uint8_t            order;        /* block order (head pages) */
 	uint8_t            zone;         /* zone index */
 	uint16_t           _pad;
-	uint32_t           _pad2;
 	union {
 		struct {                 /* PG_buddy head: free block */
 			struct page *next, *prev;    /* free_area list */
@@ -101,6 +102,9 @@ struct zone {
 	size_t             zone_free_pages;   /* pages in free blocks */
 	size_t             zone_dirty_pages;  /* free pages possibly resident */
 	size_t             zone_purged_bytes; /* total returned to the OS */
+	struct page       *zone_purging;      /* PG_purge blocks (lock dropped) */
+	size_t             zone_purging_pages;/* pages on zone_purging */
+	uint64_t           zone_next_decay_ns;/* rate limit of decay purges */
 };
 
 extern struct zone sm_zones[SM_NR_ZONES];
@@ -131,7 +135,13 @@ SM_INLINE void *sm_page_to_virt(const struct page *pg)
 
 void buddy_init(void);
 /* A block of 2^order pages (head descriptor), or NULL. Honours __GFP_DMA,
- * __GFP_ZERO, __GFP_COLD, and GFP_ATOMIC (trylock only, no zone growth). */
+ * __GFP_ZERO, __GFP_COLD, __GFP_HIGH (emergency reserve) and non-blocking
+ * calls (no __GFP_WAIT: trylock only, NULL if a zone lock is busy). Growing a
+ * zone inside its reservation needs no system call, so every caller may.
+ * The head comes back with flags == PG_head and .order set. Layers above may
+ * OR in PG_slab/PG_large and set slab_cache/slab_base (on any page of the
+ * block) and the union, but must keep PG_head and .order: buddy_free()
+ * checks them, then clears the slab fields of every page of the block. */
 struct page *buddy_alloc(gfp_t gfp, unsigned int order);
 /* Free a block. @caller names the API function for error messages. Detects
  * a foreign address, a non-head page, a wrong order, a double free. */
@@ -149,14 +159,18 @@ void buddy_prefork(void);
 void buddy_postfork_parent(void);
 void buddy_postfork_child(void);
 /* Tunables (options.c sets them): decay period and per-thread list sizes. */
-extern uint64_t buddy_decay_ns;
-extern unsigned int buddy_pcp_high;
+extern uint64_t buddy_decay_ns;       /* default 10 s, as jemalloc's */
+extern unsigned int buddy_pcp_high;    /* pages per per-thread list (128) */
+extern unsigned long buddy_reserve_pages; /* emergency reserve per zone (64) */
 
 /* ---- vmalloc (vmalloc.c) ---- */
 
 /* A mapping of @size bytes registered as ours (huge kmalloc, vmalloc). With
  * guard: followed by a PROT_NONE page. NULL on failure. */
 void *vmap_alloc(size_t size, bool guard, bool zero);
+/* Like vmap_alloc (no guard, zeroed) with the start aligned to @align, a
+ * power of two. */
+void *vmap_alloc_aligned(size_t size, size_t align);
 /* Size of the mapping at @addr (its start), or 0 if it is not one of ours. */
 size_t vmap_size(const void *addr);
 void vmap_free(const void *addr, const char *caller);

@@ -1,1 +1,19 @@
-# Page layer unit tests (tests/unit/).
+# Page layer unit tests (tests/unit/): OS, bootmem, buddy, vmalloc/ioremap.
+unit_tests += tests/unit/buddy.t tests/unit/buddy_decay.t tests/unit/pages_api.t \
+	tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
+check_PROGRAMS += tests/unit/buddy.t tests/unit/buddy_decay.t tests/unit/pages_api.t \
+	tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
+tests_unit_buddy_t_SOURCES = tests/unit/buddy.c
+tests_unit_buddy_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_buddy_decay_t_SOURCES = tests/unit/buddy_decay.c
+tests_unit_buddy_decay_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_pages_api_t_SOURCES = tests/unit/pages_api.c
+tests_unit_pages_api_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_bootmem_t_SOURCES = tests/unit/bootmem.c
+tests_unit_bootmem_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_vmalloc_t_SOURCES = tests/unit/vmalloc.c
+tests_unit_vmalloc_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_page_bad_t_SOURCES = tests/unit/page_bad.c
+tests_unit_page_bad_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_os_t_SOURCES = tests/unit/os.c
+tests_unit_os_t_LDADD = $(TEST_LIB_CORE)

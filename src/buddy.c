@@ -1,0 +1,1372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buddy.c — the page allocator: a binary buddy system of 4 KiB pages, after
+ * the kernel's mm/page_alloc.c, and the exported kernel page API
+ * (alloc_pages, __get_free_pages, free_pages, alloc_pages_exact, ...).
+ *
+ * Theory.
+ *
+ *  1. Zones. ZONE_NORMAL reserves one large range of address space at init
+ *     (64 GiB, or less when the system refuses: 16, 4, 1 GiB, 256, 64 MiB),
+ *     aligned to SM_SECTION_SIZE (4 MiB). ZONE_DMA reserves 256 MiB (or 64,
+ *     16 MiB) below 4 GiB, for __GFP_DMA; when no low range can be had the
+ *     zone stays empty and __GFP_DMA requests fail with NULL. Reservations
+ *     are MAP_NORESERVE read-write mappings (os_reserve): nothing is
+ *     committed until touched. A zone grows by one section at a time
+ *     (zone_limit, published with a release store after the section's
+ *     descriptors are initialised, and never shrinking), so growing is a
+ *     pointer bump under the zone lock and needs no system call: every
+ *     caller, GFP_ATOMIC included, may grow a zone.
+ *
+ *  2. mem_map. Each zone has a struct page (64 bytes) per 4 KiB page of its
+ *     whole span, in its own MAP_NORESERVE reservation; only descriptors of
+ *     grown sections are ever touched (1/64 of the memory they describe).
+ *     sm_virt_to_page() (page_alloc.h) is one subtraction and compare per
+ *     zone: the SPARSEMEM/vmemmap idea, with no access to user memory, and
+ *     an address outside every grown part is recognised as not ours.
+ *
+ *  3. Free areas and coalescing. A free block of 2^order pages (order 0..
+ *     MAX_ORDER-1, 4 KiB..4 MiB) has PG_buddy and .order on its head
+ *     descriptor (every other page of it has flags 0) and sits on
+ *     zone_free_area[order], a doubly linked list. Blocks are naturally
+ *     aligned (page index a multiple of 2^order; the zone base is section
+ *     aligned, so addresses are too). The buddy of block i at order o is
+ *     i ^ (1 << o); on free the block merges with its buddy while that buddy
+ *     is a free block of the same order, so no two free buddies of the same
+ *     order ever coexist (buddy_validate() checks it). Allocation takes the
+ *     smallest order with a free block and splits it, putting the upper
+ *     halves back ("expand" in the kernel). A section is one MAX_ORDER-1
+ *     block, so merging never crosses a section.
+ *     Allocated heads have PG_head and .order; alloc_pages_exact ranges have
+ *     PG_head|PG_exact and exact.npages (the tail beyond the request went
+ *     back to the free areas as maximal aligned blocks). Upper layers OR in
+ *     PG_slab/PG_large and set slab_cache; buddy_free() clears them.
+ *
+ *  4. Per-thread page lists (the kernel's per-CPU pagesets; a thread is our
+ *     CPU). For orders 0..SM_PCP_MAX_ORDER of ZONE_NORMAL each thread keeps
+ *     one list per order in initial-exec TLS, with PG_pcp heads. Allocation
+ *     pops the head (hot: most recently freed) or, for __GFP_COLD, the tail;
+ *     free_hot_page() pushes the head, free_cold_page() the tail. No lock
+ *     and no atomic on either path. An empty list is refilled with a batch
+ *     taken under one zone lock acquisition; a list longer than its high
+ *     mark (buddy_pcp_high pages, i.e. buddy_pcp_high >> order blocks) is
+ *     drained by a batch from its cold end. Thread exit drains everything
+ *     (buddy_thread_exit, via init.c's thread destructor); a thread that is
+ *     exiting, or that runs before initialisation completes, bypasses its
+ *     lists. buddy_pcp_high = 0 disables the lists.
+ *
+ *  5. Decay: dirty and clean. A free block is dirty (PG_dirty: its memory
+ *     may be resident and non-zero) or clean (fresh from zone growth, or
+ *     purged with MADV_DONTNEED since: it reads as zeros and costs no RSS).
+ *     Splitting keeps the state, merging is dirty if either part is.
+ *     Dirty free blocks are also on the zone's dirty list, oldest first
+ *     (buddy.free_ns: when the block became dirty; halves of a split block
+ *     take their parent's place and time; merged blocks go to the tail
+ *     with the current time). buddy_purge() takes dirty blocks older than
+ *     buddy_decay_ns (default 10 s, jemalloc's dirty_decay_ms default) off
+ *     the free lists onto zone_purging (PG_purge), drops the lock, madvises
+ *     them, and frees them back clean. A purge is tried, rate-limited to one
+ *     per decay/8, when a slow path that holds the zone lock anyway (free
+ *     to the zone, pcp drain, zone allocation that may reclaim) sees that
+ *     the oldest dirty block is past due; the fast paths never look at the
+ *     clock. Counters: zone_free_pages (free-area pages; pcp pages are not
+ *     free, as in the kernel), zone_dirty_pages (an upper bound: a purged
+ *     block that merges with a dirty buddy is counted dirty again) and
+ *     zone_purged_bytes. __GFP_ZERO skips the memset for a clean block, so
+ *     get_zeroed_page() is free for fresh memory and still zero after a
+ *     dirty free.
+ *
+ *  6. GFP. __GFP_DMA selects ZONE_DMA (no pcp lists there). Without
+ *     __GFP_WAIT (GFP_ATOMIC, GFP_NOWAIT) zone locks are only try-locked and
+ *     a busy lock fails the call with NULL. The last buddy_reserve_pages
+ *     pages of a fully grown zone are an emergency reserve that only
+ *     __GFP_HIGH (GFP_ATOMIC) allocations may take. Decay purges are only
+ *     started from allocations that may block and may call the OS
+ *     (__GFP_IO|__GFP_FS). The public entry points test fault injection
+ *     first and retry failures as gfp_retry() (gfp.c) decides, so
+ *     __GFP_NOFAIL/__GFP_REPEAT/__GFP_NORETRY behave as documented; a
+ *     __GFP_NOFAIL request that can never succeed (order >= MAX_ORDER, no
+ *     DMA zone) stops with a message instead of looping forever.
+ *
+ *  7. Bad input. The free entry points check the descriptor: an address
+ *     outside our zones, not page aligned, not the head of an allocated
+ *     block (an interior page, a page inside a free block), a wrong order,
+ *     a block already free (PG_buddy, PG_pcp, PG_purge) or of the wrong
+ *     kind (slab, kmalloc, alloc_pages_exact) stop the program with one line
+ *     naming the function and the address. Requests that cannot be met
+ *     return NULL (0), never crash.
+ *
+ *  Locks: one zone_lock per zone (rank 6 in internal.h; DMA before NORMAL,
+ *  though no path holds both except fork and buddy_validate). Nothing is
+ *  taken under a zone lock; madvise runs with it dropped.
+ *  Fork: buddy_prefork() takes both zone locks in order; the parent
+ *  releases them; the child re-initialises them and frees back (dirty)
+ *  any block another thread was purging, so nothing leaks. The forking
+ *  thread keeps its page lists (its TLS is copied).
+ */
+#include "page_alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct page) <= SM_CACHELINE, "struct page fits a cache line");
+_Static_assert(SM_SECTION_SIZE == ((size_t)4 << 20), "a section is 4 MiB");
+_Static_assert(SM_PAGE_SIZE == 4096, "the buddy allocator manages 4 KiB pages");
+
+struct zone sm_zones[SM_NR_ZONES] = {
+	[ZONE_DMA]    = { .zone_lock = PTHREAD_MUTEX_INITIALIZER, .zone_name = "DMA" },
+	[ZONE_NORMAL] = { .zone_lock = PTHREAD_MUTEX_INITIALIZER, .zone_name = "Normal" },
+};
+
+uint64_t buddy_decay_ns = 10ull * 1000000000ull;
+unsigned int buddy_pcp_high = 128;
+unsigned long buddy_reserve_pages = 64;
+
+static int buddy_ready;                 /* zones reserved (release store) */
+
+#define NPAGES(order)   ((size_t)1 << (order))
+#define BUDDY_PURGE_BATCH 32
+
+/* One per-thread page list (a pageset). */
+struct pcp_list {
+	struct page  *pl_head;          /* hot end */
+	struct page  *pl_tail;          /* cold end */
+	unsigned int  pl_count;         /* blocks on the list */
+};
+
+static SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
+
+/* ---- small helpers ---- */
+
+/* Grown pages; read without the lock on the free path (it only grows). */
+static inline size_t zone_npages(const struct zone *z)
+{
+	return SM_READ_ONCE(z->zone_limit) >> SM_PAGE_SHIFT;
+}
+
+static inline size_t page_index(const struct zone *z, const struct page *pg)
+{
+	return (size_t)(pg - z->zone_mem_map);
+}
+
+static inline void *zone_page_addr(const struct zone *z, size_t idx)
+{
+	return (void *)(z->zone_base + (idx << SM_PAGE_SHIFT));
+}
+
+static inline struct zone *page_zone(const struct page *pg)
+{
+	return &sm_zones[pg->zone];
+}
+
+/* The zone whose grown mem_map holds @pg, or NULL (a pointer that is not
+ * one of our descriptors). */
+static struct zone *page_zone_checked(const struct page *pg)
+{
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		struct zone *z = &sm_zones[i];
+		uintptr_t off = (uintptr_t)pg - (uintptr_t)z->zone_mem_map;
+		if (z->zone_mem_map &&
+		    off < zone_npages(z) * sizeof(struct page) &&
+		    off % sizeof(struct page) == 0)
+			return z;
+	}
+	return NULL;
+}
+
+static inline bool zone_lock(struct zone *z, gfp_t gfp)
+{
+	if (gfp & __GFP_WAIT) {
+		pthread_mutex_lock(&z->zone_lock);
+		return true;
+	}
+	return pthread_mutex_trylock(&z->zone_lock) == 0;
+}
+
+static inline void zone_unlock(struct zone *z)
+{
+	pthread_mutex_unlock(&z->zone_lock);
+}
+
+/* ---- free areas and the dirty list (zone lock held) ---- */
+
+static void fa_add(struct zone *z, struct page *pg, unsigned int order)
+{
+	struct free_area *fa = &z->zone_free_area[order];
+	pg->buddy.prev = NULL;
+	pg->buddy.next = fa->fa_head;
+	if (fa->fa_head)
+		fa->fa_head->buddy.prev = pg;
+	fa->fa_head = pg;
+	fa->fa_nr_free++;
+	z->zone_free_pages += NPAGES(order);
+}
+
+static void fa_del(struct zone *z, struct page *pg, unsigned int order)
+{
+	struct free_area *fa = &z->zone_free_area[order];
+	if (pg->buddy.prev)
+		pg->buddy.prev->buddy.next = pg->buddy.next;
+	else
+		fa->fa_head = pg->buddy.next;
+	if (pg->buddy.next)
+		pg->buddy.next->buddy.prev = pg->buddy.prev;
+	fa->fa_nr_free--;
+	z->zone_free_pages -= NPAGES(order);
+}
+
+/* Insert @pg into the dirty list after @anchor (NULL: at the head). */
+static void dl_insert_after(struct zone *z, struct page *anchor, struct page *pg)
+{
+	struct page *next = anchor ? anchor->buddy.dnext : z->zone_dirty_head;
+	pg->buddy.dprev = anchor;
+	pg->buddy.dnext = next;
+	if (anchor)
+		anchor->buddy.dnext = pg;
+	else
+		z->zone_dirty_head = pg;
+	if (next)
+		next->buddy.dprev = pg;
+	else
+		z->zone_dirty_tail = pg;
+	z->zone_dirty_pages += NPAGES(pg->order);
+}
+
+static void dl_del(struct zone *z, struct page *pg)
+{
+	if (pg->buddy.dprev)
+		pg->buddy.dprev->buddy.dnext = pg->buddy.dnext;
+	else
+		z->zone_dirty_head = pg->buddy.dnext;
+	if (pg->buddy.dnext)
+		pg->buddy.dnext->buddy.dprev = pg->buddy.dprev;
+	else
+		z->zone_dirty_tail = pg->buddy.dprev;
+	z->zone_dirty_pages -= NPAGES(pg->order);
+}
+
+/* Grow @z by one section: one free, clean block of order MAX_ORDER-1. */
+static bool zone_grow(struct zone *z)
+{
+	size_t limit = z->zone_limit;
+	if (z->zone_span - limit < SM_SECTION_SIZE)
+		return false;
+	size_t first = limit >> SM_PAGE_SHIFT;
+	struct page *map = &z->zone_mem_map[first];
+	uint8_t zi = (uint8_t)(z - sm_zones);
+	/* The reservation reads as zeros: only the zone index needs setting. */
+	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++)
+		map[i].zone = zi;
+	map->flags = PG_buddy;
+	map->order = SM_SECTION_ORDER;
+	fa_add(z, map, SM_SECTION_ORDER);
+	__atomic_store_n(&z->zone_limit, limit + SM_SECTION_SIZE, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * Take a block of @order off the free areas (growing the zone if needed),
+ * respecting the emergency reserve. The head is returned with flags 0;
+ * *@dirty tells whether its memory may be non-zero.
+ */
+static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
+                                 bool *dirty)
+{
+	size_t need = NPAGES(order);
+	if (!(gfp & __GFP_HIGH)) {
+		size_t avail = z->zone_free_pages +
+		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
+		if (avail < need + buddy_reserve_pages)
+			return NULL;
+	}
+	unsigned int o = order;
+	while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
+		o++;
+	if (o == SM_MAX_ORDER) {
+		if (!zone_grow(z))
+			return NULL;
+		o = SM_SECTION_ORDER;
+	}
+	struct page *pg = z->zone_free_area[o].fa_head;
+	bool d = pg->flags & PG_dirty;
+	uint64_t t = pg->buddy.free_ns;
+	struct page *anchor = NULL;
+	fa_del(z, pg, o);
+	if (d) {
+		anchor = pg->buddy.dprev;
+		dl_del(z, pg);
+	}
+	/* Split: the upper halves go back, in the parent's place on the dirty
+	 * list (same age), so the list stays sorted. */
+	while (o > order) {
+		o--;
+		struct page *b = pg + NPAGES(o);
+		b->flags = PG_buddy | (d ? PG_dirty : 0);
+		b->order = (uint8_t)o;
+		fa_add(z, b, o);
+		if (d) {
+			b->buddy.free_ns = t;
+			dl_insert_after(z, anchor, b);
+			anchor = b;
+		}
+	}
+	pg->flags = 0;
+	pg->order = (uint8_t)order;
+	*dirty = d;
+	return pg;
+}
+
+/*
+ * Put a block back on the free areas, merging with its buddies. @now is
+ * the time a dirty result is stamped with.
+ */
+static void zone_free_one(struct zone *z, struct page *pg, unsigned int order,
+                          bool dirty, uint64_t now)
+{
+	struct page *map = z->zone_mem_map;
+	size_t idx = page_index(z, pg);
+
+	pg->flags = 0;
+	pg->order = 0;
+	while (order < SM_SECTION_ORDER) {
+		size_t bidx = idx ^ NPAGES(order);
+		struct page *b = &map[bidx];
+		sm_assert(bidx < zone_npages(z));
+		if (!(b->flags & PG_buddy) || b->order != order)
+			break;
+		fa_del(z, b, order);
+		if (b->flags & PG_dirty) {
+			dl_del(z, b);
+			dirty = true;
+		}
+		b->flags = 0;
+		b->order = 0;
+		idx &= ~NPAGES(order);
+		order++;
+	}
+	struct page *head = &map[idx];
+	head->flags = PG_buddy | (dirty ? PG_dirty : 0);
+	head->order = (uint8_t)order;
+	fa_add(z, head, order);
+	if (dirty) {
+		/* Keep the list sorted even if @now was read before the lock. */
+		if (z->zone_dirty_tail && now < z->zone_dirty_tail->buddy.free_ns)
+			now = z->zone_dirty_tail->buddy.free_ns;
+		head->buddy.free_ns = now;
+		dl_insert_after(z, z->zone_dirty_tail, head);
+	}
+}
+
+/* Free [idx, idx + npages) of @z as maximal naturally aligned blocks. */
+static void zone_free_range(struct zone *z, size_t idx, size_t npages,
+                            bool dirty, uint64_t now)
+{
+	size_t off = 0;
+	while (off < npages) {
+		size_t i = idx + off;
+		unsigned int k = i ? (unsigned int)__builtin_ctzl(i) : SM_SECTION_ORDER;
+		if (k > SM_SECTION_ORDER)
+			k = SM_SECTION_ORDER;
+		while (NPAGES(k) > npages - off)
+			k--;
+		zone_free_one(z, &z->zone_mem_map[i], k, dirty, now);
+		off += NPAGES(k);
+	}
+}
+
+/* ---- decay ---- */
+
+/* Zone lock held. True when the oldest dirty block is past its decay and no
+ * purge was started recently; claims the purge for the caller. */
+static bool zone_decay_due(struct zone *z, uint64_t now)
+{
+	const struct page *h = z->zone_dirty_head;
+	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
+	if (!h || now <= h->buddy.free_ns || now - h->buddy.free_ns < decay ||
+	    now < z->zone_next_decay_ns)
+		return false;
+	z->zone_next_decay_ns = now + decay / 8;
+	return true;
+}
+
+static void purging_add(struct zone *z, struct page *pg)
+{
+	pg->buddy.prev = NULL;
+	pg->buddy.next = z->zone_purging;
+	if (z->zone_purging)
+		z->zone_purging->buddy.prev = pg;
+	z->zone_purging = pg;
+	z->zone_purging_pages += NPAGES(pg->order);
+}
+
+static void purging_del(struct zone *z, struct page *pg)
+{
+	if (pg->buddy.prev)
+		pg->buddy.prev->buddy.next = pg->buddy.next;
+	else
+		z->zone_purging = pg->buddy.next;
+	if (pg->buddy.next)
+		pg->buddy.next->buddy.prev = pg->buddy.prev;
+	z->zone_purging_pages -= NPAGES(pg->order);
+}
+
+/* Return dirty free blocks of @z to the OS: all of them, or those older
+ * than the decay period. RETURNS: bytes madvised. */
+static size_t zone_purge(struct zone *z, bool all)
+{
+	struct page *batch[BUDDY_PURGE_BATCH];
+	size_t bytes = 0;
+
+	if (!z->zone_span)
+		return 0;
+	pthread_mutex_lock(&z->zone_lock);
+	uint64_t now = os_now_ns();
+	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
+	uint64_t cutoff = all ? now : (now > decay ? now - decay : 0);
+	for (;;) {
+		unsigned int n = 0;
+		struct page *h;
+		while (n < BUDDY_PURGE_BATCH && (h = z->zone_dirty_head) != NULL &&
+		       h->buddy.free_ns <= cutoff) {
+			unsigned int o = h->order;
+			fa_del(z, h, o);
+			dl_del(z, h);
+			h->flags = PG_purge;
+			purging_add(z, h);
+			batch[n++] = h;
+		}
+		if (n == 0)
+			break;
+		zone_unlock(z);
+		size_t done = 0;
+		for (unsigned int i = 0; i < n; i++) {
+			size_t len = SM_PAGE_SIZE << batch[i]->order;
+			if (os_purge(zone_page_addr(z, page_index(z, batch[i])), len) == 0)
+				done += len;
+		}
+		pthread_mutex_lock(&z->zone_lock);
+		now = os_now_ns();
+		for (unsigned int i = 0; i < n; i++) {
+			purging_del(z, batch[i]);
+			zone_free_one(z, batch[i], batch[i]->order, false, now);
+		}
+		z->zone_purged_bytes += done;
+		bytes += done;
+	}
+	zone_unlock(z);
+	return bytes;
+}
+
+/**
+ * buddy_purge - return free memory to the OS.
+ * @all: every dirty free block now, not only those past the decay period
+ *
+ * CONTEXT: may block (zone locks, madvise). Not for GFP_NOFS/NOIO reclaim.
+ * RETURNS: bytes given back.
+ */
+size_t buddy_purge(bool all)
+{
+	size_t bytes = 0;
+	if (!__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	for (int i = 0; i < SM_NR_ZONES; i++)
+		bytes += zone_purge(&sm_zones[i], all);
+	return bytes;
+}
+
+/* ---- per-thread page lists ---- */
+
+static inline unsigned int pcp_high(unsigned int order)
+{
+	unsigned int h = SM_READ_ONCE(buddy_pcp_high) >> order;
+	return h ? h : 1;
+}
+
+static inline unsigned int pcp_batch(unsigned int order)
+{
+	unsigned int b = pcp_high(order) / 4;
+	return b ? b : 1;
+}
+
+static inline void pcp_push_head(struct pcp_list *l, struct page *pg)
+{
+	pg->pcp.prev = NULL;
+	pg->pcp.next = l->pl_head;
+	if (l->pl_head)
+		l->pl_head->pcp.prev = pg;
+	else
+		l->pl_tail = pg;
+	l->pl_head = pg;
+	l->pl_count++;
+}
+
+static inline void pcp_push_tail(struct pcp_list *l, struct page *pg)
+{
+	pg->pcp.next = NULL;
+	pg->pcp.prev = l->pl_tail;
+	if (l->pl_tail)
+		l->pl_tail->pcp.next = pg;
+	else
+		l->pl_head = pg;
+	l->pl_tail = pg;
+	l->pl_count++;
+}
+
+static inline struct page *pcp_pop_head(struct pcp_list *l)
+{
+	struct page *pg = l->pl_head;
+	l->pl_head = pg->pcp.next;
+	if (l->pl_head)
+		l->pl_head->pcp.prev = NULL;
+	else
+		l->pl_tail = NULL;
+	l->pl_count--;
+	return pg;
+}
+
+static inline struct page *pcp_pop_tail(struct pcp_list *l)
+{
+	struct page *pg = l->pl_tail;
+	l->pl_tail = pg->pcp.prev;
+	if (l->pl_tail)
+		l->pl_tail->pcp.next = NULL;
+	else
+		l->pl_head = NULL;
+	l->pl_count--;
+	return pg;
+}
+
+/* First use of the lists by this thread: arm its exit hook. Threads that
+ * are exiting, or that run while the allocator is still initialising (the
+ * init path must not recurse into sm_init_slow), go to the zone. */
+static SM_NOINLINE struct pcp_list *pcp_attach_slow(unsigned int order)
+{
+	if (sm_thread_state != SM_THREAD_NEW ||
+	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
+		return NULL;
+	sm_thread_attach();
+	return sm_thread_state == SM_THREAD_ATTACHED ? &buddy_pcp[order] : NULL;
+}
+
+static inline struct pcp_list *pcp_get(unsigned int order)
+{
+	if (order > SM_PCP_MAX_ORDER || !SM_READ_ONCE(buddy_pcp_high))
+		return NULL;
+	if (likely(sm_thread_state == SM_THREAD_ATTACHED))
+		return &buddy_pcp[order];
+	return pcp_attach_slow(order);
+}
+
+/* Refill an empty list with a batch from ZONE_NORMAL. */
+static SM_NOINLINE bool pcp_refill(struct pcp_list *l, unsigned int order, gfp_t gfp)
+{
+	struct zone *z = &sm_zones[ZONE_NORMAL];
+	if (!zone_lock(z, gfp))
+		return false;
+	unsigned int n = pcp_batch(order);
+	for (unsigned int i = 0; i < n; i++) {
+		bool dirty;
+		struct page *pg = zone_rmqueue(z, order, gfp, &dirty);
+		if (!pg)
+			break;
+		pg->flags = PG_pcp | (dirty ? PG_dirty : 0);
+		pcp_push_tail(l, pg);
+	}
+	zone_unlock(z);
+	return l->pl_head != NULL;
+}
+
+/* Give up to @n blocks from the cold end of @l back to ZONE_NORMAL. */
+static SM_NOINLINE void pcp_drain(struct pcp_list *l, unsigned int order, unsigned int n)
+{
+	struct zone *z = &sm_zones[ZONE_NORMAL];
+	pthread_mutex_lock(&z->zone_lock);
+	uint64_t now = os_now_ns();
+	while (n-- && l->pl_tail) {
+		struct page *pg = pcp_pop_tail(l);
+		zone_free_one(z, pg, order, (pg->flags & PG_dirty) != 0, now);
+	}
+	bool due = zone_decay_due(z, now);
+	zone_unlock(z);
+	if (due)
+		zone_purge(z, false);
+}
+
+/**
+ * buddy_thread_exit - give the calling thread's page lists back.
+ *
+ * CONTEXT: thread exit (init.c's destructor), or any time; may block.
+ */
+void buddy_thread_exit(void)
+{
+	for (unsigned int o = 0; o <= SM_PCP_MAX_ORDER; o++)
+		if (buddy_pcp[o].pl_count)
+			pcp_drain(&buddy_pcp[o], o, ~0u);
+}
+
+/* ---- allocation and free ---- */
+
+static struct page *buddy_alloc_block(gfp_t gfp, unsigned int order, bool *dirty)
+{
+	if (unlikely(order >= SM_MAX_ORDER ||
+	             !__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE)))
+		return NULL;
+	struct zone *z = &sm_zones[(gfp & __GFP_DMA) ? ZONE_DMA : ZONE_NORMAL];
+	struct page *pg;
+
+	if (!(gfp & __GFP_DMA)) {
+		struct pcp_list *l = pcp_get(order);
+		if (l) {
+			if (unlikely(!l->pl_head) && !pcp_refill(l, order, gfp))
+				return NULL;
+			pg = (gfp & __GFP_COLD) ? pcp_pop_tail(l) : pcp_pop_head(l);
+			*dirty = (pg->flags & PG_dirty) != 0;
+			pg->flags = PG_head;
+			return pg;
+		}
+	}
+	if (!z->zone_span || !zone_lock(z, gfp))
+		return NULL;
+	pg = zone_rmqueue(z, order, gfp, dirty);
+	if (pg)
+		pg->flags = PG_head;
+	bool due = false;
+	if ((gfp & (__GFP_WAIT | __GFP_IO | __GFP_FS)) ==
+	    (__GFP_WAIT | __GFP_IO | __GFP_FS) && z->zone_dirty_head)
+		due = zone_decay_due(z, os_now_ns());
+	zone_unlock(z);
+	if (due)
+		zone_purge(z, false);
+	return pg;
+}
+
+struct page *buddy_alloc(gfp_t gfp, unsigned int order)
+{
+	bool dirty;
+	struct page *pg = buddy_alloc_block(gfp, order, &dirty);
+	if (pg && (gfp & __GFP_ZERO) && dirty)
+		memset(sm_page_to_virt(pg), 0, SM_PAGE_SIZE << order);
+	return pg;
+}
+
+/* A freed block (head already checked) goes to the thread's list or the zone. */
+static void buddy_free_block(struct zone *z, struct page *pg, unsigned int order,
+                             bool cold)
+{
+	if (z == &sm_zones[ZONE_NORMAL]) {
+		struct pcp_list *l = pcp_get(order);
+		if (l) {
+			pg->flags = PG_pcp | PG_dirty;
+			if (cold)
+				pcp_push_tail(l, pg);
+			else
+				pcp_push_head(l, pg);
+			if (unlikely(l->pl_count > pcp_high(order)))
+				pcp_drain(l, order, pcp_batch(order));
+			return;
+		}
+	}
+	pthread_mutex_lock(&z->zone_lock);
+	uint64_t now = os_now_ns();
+	zone_free_one(z, pg, order, true, now);
+	bool due = zone_decay_due(z, now);
+	zone_unlock(z);
+	if (due)
+		zone_purge(z, false);
+}
+
+/* Why @pg (in zone @z) cannot be freed as a block of @order: one line. */
+static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
+                                         unsigned int order, const char *caller)
+{
+	size_t idx = page_index(z, pg);
+	void *addr = zone_page_addr(z, idx);
+
+	if (pg->flags & (PG_buddy | PG_pcp | PG_purge | PG_lcached))
+		sm_fatal("%s(): double free of %p (order %u)", caller, addr,
+		         (unsigned int)pg->order);
+	if (pg->flags & PG_head) {
+		if (pg->flags & PG_exact)
+			sm_fatal("%s(): invalid address %p (allocated by alloc_pages_exact)",
+			         caller, addr);
+		sm_fatal("%s(): wrong order %u for block of order %u at %p", caller,
+		         order, (unsigned int)pg->order, addr);
+	}
+	/* Not a head: find the block around it. */
+	for (unsigned int k = 1; k < SM_MAX_ORDER; k++) {
+		size_t h = idx & ~(NPAGES(k) - 1);
+		const struct page *hp = &z->zone_mem_map[h];
+		if ((hp->flags & (PG_buddy | PG_pcp | PG_purge)) && hp->order >= k)
+			sm_fatal("%s(): double free of %p (inside a free block of order %u at %p)",
+			         caller, addr, (unsigned int)hp->order, zone_page_addr(z, h));
+		if (hp->flags & PG_head) {
+			size_t n = (hp->flags & PG_exact) ? hp->exact.npages : NPAGES(hp->order);
+			if (idx < h + n)
+				sm_fatal("%s(): invalid address %p (inside the block at %p)",
+				         caller, addr, zone_page_addr(z, h));
+		}
+	}
+	sm_fatal("%s(): invalid address %p", caller, addr);
+}
+
+/* Upper layers left their marks on the block: wipe them (slab pages carry
+ * slab_cache on every page, which kfree reads). */
+static void clear_upper_marks(struct page *pg, size_t npages)
+{
+	pg->flags &= ~(uint32_t)(PG_slab | PG_large | PG_lcached);
+	for (size_t i = 0; i < npages; i++) {
+		pg[i].slab_cache = NULL;
+		pg[i].slab_base = 0;
+	}
+}
+
+static void buddy_free_common(struct page *pg, unsigned int order,
+                              const char *caller, bool cold)
+{
+	struct zone *z = page_zone_checked(pg);
+	if (unlikely(!z))
+		sm_fatal("%s(): invalid page %p", caller, (void *)pg);
+	if (unlikely((pg->flags & (PG_head | PG_buddy | PG_pcp | PG_purge | PG_exact |
+	                           PG_lcached)) != PG_head || pg->order != order))
+		bad_free(z, pg, order, caller);
+	if (pg->slab_cache || (pg->flags & (PG_slab | PG_large)))
+		clear_upper_marks(pg, NPAGES(order));
+	buddy_free_block(z, pg, order, cold);
+}
+
+void buddy_free(struct page *pg, unsigned int order, const char *caller)
+{
+	buddy_free_common(pg, order, caller, false);
+}
+
+/* ---- alloc_pages_exact ---- */
+
+void *buddy_alloc_exact(size_t size, gfp_t gfp)
+{
+	if (size == 0 || size > SM_SECTION_SIZE ||
+	    !__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
+		return NULL;
+	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+	unsigned int order = (unsigned int)get_order(size);
+	struct zone *z = &sm_zones[(gfp & __GFP_DMA) ? ZONE_DMA : ZONE_NORMAL];
+	bool dirty = false;
+
+	if (!z->zone_span || !zone_lock(z, gfp))
+		return NULL;
+	struct page *pg = zone_rmqueue(z, order, gfp, &dirty);
+	if (pg) {
+		/* The tail was never handed out: it keeps the block's state. */
+		if (npages < NPAGES(order))
+			zone_free_range(z, page_index(z, pg) + npages,
+			                NPAGES(order) - npages, dirty, os_now_ns());
+		pg->flags = PG_head | PG_exact;
+		pg->order = (uint8_t)order;
+		pg->exact.npages = npages;
+	}
+	zone_unlock(z);
+	if (!pg)
+		return NULL;
+	void *addr = sm_page_to_virt(pg);
+	if ((gfp & __GFP_ZERO) && dirty)
+		memset(addr, 0, npages << SM_PAGE_SHIFT);
+	return addr;
+}
+
+/* Descriptor of a page-aligned address of ours that the caller may free. */
+static struct page *free_addr_to_page(const void *addr, const char *caller)
+{
+	struct page *pg = sm_virt_to_page(addr);
+	if (unlikely(!pg || ((uintptr_t)addr & (SM_PAGE_SIZE - 1))))
+		sm_fatal("%s(): invalid address %p", caller, addr);
+	return pg;
+}
+
+void buddy_free_exact(void *addr, size_t size, const char *caller)
+{
+	struct page *pg = free_addr_to_page(addr, caller);
+	struct zone *z = page_zone(pg);
+	if (unlikely((pg->flags & (PG_head | PG_exact | PG_buddy | PG_pcp | PG_purge |
+	                           PG_lcached)) != (PG_head | PG_exact))) {
+		if ((pg->flags & (PG_head | PG_buddy | PG_pcp | PG_purge | PG_lcached)) ==
+		    PG_head)
+			sm_fatal("%s(): invalid address %p (not allocated by alloc_pages_exact)",
+			         caller, addr);
+		bad_free(z, pg, pg->order, caller);
+	}
+	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+	if (unlikely(size == 0 || size > SM_SECTION_SIZE || npages != pg->exact.npages))
+		sm_fatal("%s(): wrong size %zu for the range of %zu pages at %p", caller,
+		         size, pg->exact.npages, addr);
+	clear_upper_marks(pg, npages);
+	pthread_mutex_lock(&z->zone_lock);
+	uint64_t now = os_now_ns();
+	zone_free_range(z, page_index(z, pg), npages, true, now);
+	bool due = zone_decay_due(z, now);
+	zone_unlock(z);
+	if (due)
+		zone_purge(z, false);
+}
+
+/* ---- initialisation and fork ---- */
+
+static bool zone_setup(struct zone *z, const size_t *spans, size_t nspans, bool low)
+{
+	for (size_t i = 0; i < nspans; i++) {
+		size_t span = spans[i];
+		size_t len = span + SM_SECTION_SIZE;
+		char *raw = low ? os_reserve_low(len) : os_reserve(len);
+		if (!raw)
+			continue;
+		uintptr_t base = SM_ALIGN_UP((uintptr_t)raw, SM_SECTION_SIZE);
+		size_t head = base - (uintptr_t)raw;
+		if (head)
+			os_unmap(raw, head);
+		if (SM_SECTION_SIZE - head)
+			os_unmap((void *)(base + span), SM_SECTION_SIZE - head);
+		struct page *map = os_reserve((span >> SM_PAGE_SHIFT) * sizeof(struct page));
+		if (!map) {
+			os_unmap((void *)base, span);
+			continue;
+		}
+		z->zone_base = base;
+		z->zone_span = span;
+		z->zone_mem_map = map;
+		z->zone_limit = 0;
+		return true;
+	}
+	return false;
+}
+
+/**
+ * buddy_init - reserve the zones.
+ *
+ * CONTEXT: sm_init_layers(), once, under sm_init_lock.
+ */
+void buddy_init(void)
+{
+	static const size_t normal_spans[] = {
+		(size_t)64 << 30, (size_t)16 << 30, (size_t)4 << 30,
+		(size_t)1 << 30, (size_t)256 << 20, (size_t)64 << 20,
+	};
+	static const size_t dma_spans[] = {
+		(size_t)256 << 20, (size_t)64 << 20, (size_t)16 << 20,
+	};
+	if (__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
+		return;
+	if (!zone_setup(&sm_zones[ZONE_NORMAL], normal_spans,
+	                SM_ARRAY_SIZE(normal_spans), false))
+		sm_warn("cannot reserve address space for the page allocator");
+	zone_setup(&sm_zones[ZONE_DMA], dma_spans, SM_ARRAY_SIZE(dma_spans), true);
+	__atomic_store_n(&buddy_ready, 1, __ATOMIC_RELEASE);
+}
+
+void buddy_prefork(void)
+{
+	pthread_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
+	pthread_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
+}
+
+void buddy_postfork_parent(void)
+{
+	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
+	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
+}
+
+void buddy_postfork_child(void)
+{
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		struct zone *z = &sm_zones[i];
+		pthread_mutex_init(&z->zone_lock, NULL);
+		/* Blocks another thread was madvising: that thread does not
+		 * exist here. They may or may not have been purged: dirty. */
+		uint64_t now = os_now_ns();
+		while (z->zone_purging) {
+			struct page *pg = z->zone_purging;
+			purging_del(z, pg);
+			zone_free_one(z, pg, pg->order, true, now);
+		}
+	}
+}
+
+/* ---- introspection ---- */
+
+/**
+ * buddy_print_buddyinfo - free blocks per order per zone, /proc/buddyinfo
+ * layout ("Node 0, zone   Normal" then one %6lu column per order).
+ * @out: where to print
+ *
+ * CONTEXT: may block. The counts are copied under the zone lock and
+ * printed after it is released (fprintf may allocate).
+ */
+void buddy_print_buddyinfo(FILE *out)
+{
+	unsigned long nr[SM_NR_ZONES][SM_MAX_ORDER];
+	bool present[SM_NR_ZONES] = { false };
+
+	sm_ensure_init();
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		struct zone *z = &sm_zones[i];
+		if (!z->zone_span)
+			continue;
+		present[i] = true;
+		pthread_mutex_lock(&z->zone_lock);
+		for (int o = 0; o < SM_MAX_ORDER; o++)
+			nr[i][o] = z->zone_free_area[o].fa_nr_free;
+		zone_unlock(z);
+	}
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		if (!present[i])
+			continue;
+		fprintf(out, "Node %d, zone %8s ", 0, sm_zones[i].zone_name);
+		for (int o = 0; o < SM_MAX_ORDER; o++)
+			fprintf(out, "%6lu ", nr[i][o]);
+		fputc('\n', out);
+	}
+}
+
+/**
+ * slabmalloc_buddyinfo - print the buddy allocator's free blocks per order.
+ * @out: where to print (a FILE the caller owns)
+ *
+ * CONTEXT: may block.
+ */
+SM_EXPORT void slabmalloc_buddyinfo(FILE *out)
+{
+	buddy_print_buddyinfo(out);
+}
+
+#define VBAD(...) do { sm_dprintf(2, "buddy_validate: " __VA_ARGS__); ok = false; } while (0)
+
+static bool zone_validate(struct zone *z)
+{
+	bool ok = true;
+	const char *zn = z->zone_name;
+	struct page *map = z->zone_mem_map;
+	size_t np = zone_npages(z);
+	uint8_t zi = (uint8_t)(z - sm_zones);
+	size_t nfree[SM_MAX_ORDER] = { 0 };
+	size_t free_pages = 0, dirty_pages = 0, dirty_blocks = 0, purging = 0;
+
+	if (!z->zone_span) {
+		if (z->zone_limit || z->zone_free_pages)
+			VBAD("zone %s: empty zone with limit %zu, %zu free pages\n", zn,
+			     z->zone_limit, z->zone_free_pages);
+		return ok;
+	}
+	if (z->zone_limit % SM_SECTION_SIZE || z->zone_limit > z->zone_span ||
+	    z->zone_base % SM_SECTION_SIZE)
+		VBAD("zone %s: base %p limit %zu span %zu not section aligned\n", zn,
+		     (void *)z->zone_base, z->zone_limit, z->zone_span);
+
+	/* Walk the grown part block by block: every page is covered. */
+	for (size_t i = 0; i < np && ok;) {
+		struct page *pg = &map[i];
+		unsigned int o = pg->order;
+		if (pg->zone != zi)
+			VBAD("zone %s: page %zu has zone %u\n", zn, i, (unsigned)pg->zone);
+		if (pg->flags & PG_buddy) {
+			if (o >= SM_MAX_ORDER || (i & (NPAGES(o) - 1)) || i + NPAGES(o) > np) {
+				VBAD("zone %s: free block %zu has bad order %u or alignment\n",
+				     zn, i, o);
+				break;
+			}
+			if (pg->flags & ~(uint32_t)(PG_buddy | PG_dirty))
+				VBAD("zone %s: free block %zu has flags 0x%x\n", zn, i, pg->flags);
+			if (pg->slab_cache)
+				VBAD("zone %s: free block %zu has a slab cache\n", zn, i);
+			/* A stale head inside a free block sits at the start of
+			 * a sub-block: check every page of small blocks, the
+			 * halves' heads of big ones (cost O(order), not O(pages)). */
+			for (size_t j = 1; j < NPAGES(o); j = o <= 4 ? j + 1 : j << 1)
+				if (map[i + j].flags || map[i + j].slab_cache ||
+				    map[i + j].zone != zi) {
+					VBAD("zone %s: tail page %zu of free block %zu has flags 0x%x\n",
+					     zn, i + j, i, map[i + j].flags);
+					break;
+				}
+			if (o < SM_SECTION_ORDER) {
+				size_t b = i ^ NPAGES(o);
+				if (b > i && (map[b].flags & PG_buddy) && map[b].order == o)
+					VBAD("zone %s: free buddies %zu and %zu of order %u not merged\n",
+					     zn, i, b, o);
+			}
+			nfree[o]++;
+			free_pages += NPAGES(o);
+			if (pg->flags & PG_dirty) {
+				dirty_pages += NPAGES(o);
+				dirty_blocks++;
+			}
+			i += NPAGES(o);
+		} else if (pg->flags & (PG_head | PG_pcp | PG_purge)) {
+			size_t n = NPAGES(o);
+			if (o >= SM_MAX_ORDER || (i & (NPAGES(o) - 1))) {
+				VBAD("zone %s: block %zu has bad order %u or alignment\n", zn, i, o);
+				break;
+			}
+			if ((pg->flags & PG_exact) && (pg->flags & PG_head)) {
+				n = pg->exact.npages;
+				if (n == 0 || n > NPAGES(o)) {
+					VBAD("zone %s: exact range %zu has %zu pages (order %u)\n",
+					     zn, i, n, o);
+					break;
+				}
+			}
+			if ((pg->flags & PG_pcp) && (pg->flags & (PG_head | PG_buddy)))
+				VBAD("zone %s: block %zu has flags 0x%x\n", zn, i, pg->flags);
+			if (pg->flags & PG_purge)
+				purging += NPAGES(o);
+			i += n;
+		} else {
+			VBAD("zone %s: page %zu (%p) is in no block (flags 0x%x)\n", zn, i,
+			     zone_page_addr(z, i), pg->flags);
+			break;
+		}
+	}
+
+	for (unsigned int o = 0; o < SM_MAX_ORDER; o++) {
+		const struct free_area *fa = &z->zone_free_area[o];
+		size_t count = 0;
+		struct page *prev = NULL;
+		for (struct page *p = fa->fa_head; p; p = p->buddy.next) {
+			if (page_zone_checked(p) != z) {
+				VBAD("zone %s: free list %u holds a foreign pointer %p\n", zn, o,
+				     (void *)p);
+				break;
+			}
+			if (p->buddy.prev != prev)
+				VBAD("zone %s: free list %u: bad prev link at %zu\n", zn, o,
+				     page_index(z, p));
+			if (!(p->flags & PG_buddy) || p->order != o)
+				VBAD("zone %s: free list %u holds page %zu (flags 0x%x order %u)\n",
+				     zn, o, page_index(z, p), p->flags, (unsigned)p->order);
+			if (++count > np) {
+				VBAD("zone %s: free list %u has a cycle\n", zn, o);
+				break;
+			}
+			prev = p;
+		}
+		if (count != fa->fa_nr_free || count != nfree[o])
+			VBAD("zone %s: order %u: list has %zu, nr_free %lu, map has %zu\n", zn,
+			     o, count, fa->fa_nr_free, nfree[o]);
+	}
+	if (free_pages != z->zone_free_pages)
+		VBAD("zone %s: zone_free_pages %zu, counted %zu\n", zn, z->zone_free_pages,
+		     free_pages);
+	if (dirty_pages != z->zone_dirty_pages)
+		VBAD("zone %s: zone_dirty_pages %zu, counted %zu\n", zn,
+		     z->zone_dirty_pages, dirty_pages);
+	if (purging != z->zone_purging_pages)
+		VBAD("zone %s: zone_purging_pages %zu, counted %zu\n", zn,
+		     z->zone_purging_pages, purging);
+
+	size_t count = 0;
+	uint64_t last = 0;
+	struct page *prev = NULL;
+	for (struct page *p = z->zone_dirty_head; p; p = p->buddy.dnext) {
+		if (page_zone_checked(p) != z) {
+			VBAD("zone %s: dirty list holds a foreign pointer %p\n", zn, (void *)p);
+			break;
+		}
+		if (p->buddy.dprev != prev)
+			VBAD("zone %s: dirty list: bad prev link at %zu\n", zn, page_index(z, p));
+		if (p->flags != (PG_buddy | PG_dirty))
+			VBAD("zone %s: dirty list holds page %zu with flags 0x%x\n", zn,
+			     page_index(z, p), p->flags);
+		if (p->buddy.free_ns < last)
+			VBAD("zone %s: dirty list not oldest first at %zu\n", zn,
+			     page_index(z, p));
+		last = p->buddy.free_ns;
+		if (++count > np) {
+			VBAD("zone %s: dirty list has a cycle\n", zn);
+			break;
+		}
+		prev = p;
+	}
+	if (prev != z->zone_dirty_tail)
+		VBAD("zone %s: dirty list tail mismatch\n", zn);
+	if (count != dirty_blocks)
+		VBAD("zone %s: dirty list has %zu blocks, map has %zu\n", zn, count,
+		     dirty_blocks);
+	return ok;
+}
+
+static bool pcp_validate(void)
+{
+	bool ok = true;
+	struct zone *z = &sm_zones[ZONE_NORMAL];
+	for (unsigned int o = 0; o <= SM_PCP_MAX_ORDER; o++) {
+		const struct pcp_list *l = &buddy_pcp[o];
+		unsigned int count = 0;
+		struct page *prev = NULL;
+		for (struct page *p = l->pl_head; p; p = p->pcp.next) {
+			if (page_zone_checked(p) != z) {
+				VBAD("pcp list %u holds a foreign pointer %p\n", o, (void *)p);
+				break;
+			}
+			if (p->pcp.prev != prev)
+				VBAD("pcp list %u: bad prev link\n", o);
+			if ((p->flags & ~(uint32_t)PG_dirty) != PG_pcp || p->order != o)
+				VBAD("pcp list %u holds page %zu (flags 0x%x order %u)\n", o,
+				     page_index(z, p), p->flags, (unsigned)p->order);
+			if (++count > l->pl_count)
+				break;
+			prev = p;
+		}
+		if (count != l->pl_count || prev != l->pl_tail)
+			VBAD("pcp list %u: %u blocks linked, count %u\n", o, count, l->pl_count);
+	}
+	return ok;
+}
+
+/**
+ * buddy_validate - check every invariant of the page allocator.
+ *
+ * Both zones (locked in order) and the calling thread's page lists.
+ * CONTEXT: may block; debug and test use (cost linear in free memory).
+ * RETURNS: true when all hold; otherwise prints each violation on stderr.
+ */
+bool buddy_validate(void)
+{
+	bool ok = true;
+	if (!__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
+		return true;
+	pthread_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
+	pthread_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
+	for (int i = 0; i < SM_NR_ZONES; i++)
+		ok &= zone_validate(&sm_zones[i]);
+	ok &= pcp_validate();
+	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
+	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
+	return ok;
+}
+
+/* ---- the exported kernel page API (<slabmalloc/mm.h>) ---- */
+
+/* A request that no retry can satisfy. */
+static SM_COLD void alloc_impossible(gfp_t gfp, size_t size, const char *what)
+{
+	if (gfp & __GFP_NOFAIL)
+		sm_fatal("%s(): __GFP_NOFAIL request of %zu bytes can never be met%s",
+		         what, size, (gfp & __GFP_DMA) ? " (no DMA zone)" : "");
+	if (!(gfp & __GFP_NOWARN))
+		sm_warn("%s(): request of %zu bytes can never be met, gfp 0x%x", what,
+		        size, gfp);
+}
+
+static inline bool zone_usable(gfp_t gfp)
+{
+	return sm_zones[(gfp & __GFP_DMA) ? ZONE_DMA : ZONE_NORMAL].zone_span != 0;
+}
+
+static struct page *alloc_pages_common(gfp_t gfp, unsigned int order, const char *what)
+{
+	sm_ensure_init();
+	if (unlikely(order >= SM_MAX_ORDER || !zone_usable(gfp))) {
+		alloc_impossible(gfp, order < 64 ? SM_PAGE_SIZE << order : SIZE_MAX, what);
+		return NULL;
+	}
+	if (unlikely(sm_fault_active) && should_fail_alloc_page(order, gfp))
+		return NULL;
+	unsigned int attempt = 0;
+	for (;;) {
+		struct page *pg = buddy_alloc(gfp, order);
+		if (likely(pg))
+			return pg;
+		if (!gfp_retry(gfp, &attempt, what, SM_PAGE_SIZE << order))
+			return NULL;
+	}
+}
+
+/**
+ * slabmalloc_alloc_pages - allocate 2^@order contiguous pages.
+ * @gfp_mask: GFP flags (__GFP_DMA, __GFP_ZERO, __GFP_COLD, GFP_ATOMIC, ...)
+ * @order: 0..MAX_ORDER-1
+ *
+ * CONTEXT: any thread; blocks only if @gfp_mask allows it.
+ * RETURNS: the descriptor of the first page, or NULL.
+ */
+SM_EXPORT struct page *slabmalloc_alloc_pages(gfp_t gfp_mask, unsigned int order)
+{
+	return alloc_pages_common(gfp_mask, order, "alloc_pages");
+}
+
+/**
+ * slabmalloc_alloc_pages_node - alloc_pages on NUMA node @nid.
+ * @nid: 0 or -1 (there is one node); any other value fails
+ *
+ * RETURNS: as alloc_pages(), NULL for an unknown node.
+ */
+SM_EXPORT struct page *slabmalloc_alloc_pages_node(int nid, gfp_t gfp_mask,
+                                                   unsigned int order)
+{
+	if (nid != 0 && nid != -1)
+		return NULL;
+	return alloc_pages_common(gfp_mask, order, "alloc_pages_node");
+}
+
+/**
+ * slabmalloc___get_free_pages - allocate 2^@order pages, return the address.
+ *
+ * CONTEXT: as alloc_pages().
+ * RETURNS: the address of the block, or 0.
+ */
+SM_EXPORT unsigned long slabmalloc___get_free_pages(gfp_t gfp_mask, unsigned int order)
+{
+	struct page *pg = alloc_pages_common(gfp_mask, order, "__get_free_pages");
+	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
+}
+
+/**
+ * slabmalloc_get_zeroed_page - one zeroed page.
+ *
+ * Zero even when the page was freed dirty; clean pages skip the memset.
+ * RETURNS: its address, or 0.
+ */
+SM_EXPORT unsigned long slabmalloc_get_zeroed_page(gfp_t gfp_mask)
+{
+	struct page *pg = alloc_pages_common(gfp_mask | __GFP_ZERO, 0, "get_zeroed_page");
+	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
+}
+
+/* Descriptor from a struct page * argument, checked. */
+static struct page *checked_page(const struct page *page, const char *caller)
+{
+	sm_ensure_init();
+	if (unlikely(!page || !page_zone_checked(page)))
+		sm_fatal("%s(): invalid page %p", caller, (const void *)page);
+	return (struct page *)page;
+}
+
+/* The public free functions refuse blocks that belong to an upper layer. */
+static void check_not_upper(struct page *pg, const char *caller)
+{
+	if (unlikely(pg->slab_cache || (pg->flags & (PG_slab | PG_large))))
+		sm_fatal("%s(): invalid address %p (not a page block: kmalloc or slab memory)",
+		         caller, sm_page_to_virt(pg));
+}
+
+/**
+ * slabmalloc_free_pages - free a block from __get_free_pages().
+ * @addr: its address (0 is ignored)
+ * @order: the order it was allocated with
+ *
+ * CONTEXT: any thread. Bad input stops the program with one line.
+ */
+SM_EXPORT void slabmalloc_free_pages(unsigned long addr, unsigned int order)
+{
+	if (!addr)
+		return;
+	sm_ensure_init();
+	struct page *pg = free_addr_to_page((const void *)addr, "free_pages");
+	check_not_upper(pg, "free_pages");
+	buddy_free_common(pg, order, "free_pages", false);
+}
+
+/**
+ * slabmalloc___free_pages - free a block from alloc_pages().
+ * @page: its descriptor
+ * @order: the order it was allocated with
+ *
+ * CONTEXT: any thread. Bad input stops the program with one line.
+ */
+SM_EXPORT void slabmalloc___free_pages(struct page *page, unsigned int order)
+{
+	struct page *pg = checked_page(page, "__free_pages");
+	check_not_upper(pg, "__free_pages");
+	buddy_free_common(pg, order, "__free_pages", false);
+}
+
+/**
+ * slabmalloc_free_hot_page - free an order-0 page to the hot end of the
+ * calling thread's page list (the next allocation gets it back).
+ */
+SM_EXPORT void slabmalloc_free_hot_page(struct page *page)
+{
+	struct page *pg = checked_page(page, "free_hot_page");
+	check_not_upper(pg, "free_hot_page");
+	buddy_free_common(pg, 0, "free_hot_page", false);
+}
+
+/**
+ * slabmalloc_free_cold_page - free an order-0 page to the cold end of the
+ * calling thread's page list (handed out last, or by __GFP_COLD).
+ */
+SM_EXPORT void slabmalloc_free_cold_page(struct page *page)
+{
+	struct page *pg = checked_page(page, "free_cold_page");
+	check_not_upper(pg, "free_cold_page");
+	buddy_free_common(pg, 0, "free_cold_page", true);
+}
+
+/**
+ * slabmalloc_page_address - the address a page descriptor describes.
+ * @page: a descriptor from alloc_pages()/virt_to_page(), or NULL
+ *
+ * RETURNS: the address, NULL for NULL. A pointer that is not one of our
+ * descriptors stops the program with one line.
+ */
+SM_EXPORT void *slabmalloc_page_address(const struct page *page)
+{
+	if (!page)
+		return NULL;
+	return sm_page_to_virt(checked_page(page, "page_address"));
+}
+
+/**
+ * slabmalloc_virt_to_page - the descriptor of the page holding @addr.
+ *
+ * RETURNS: the descriptor, or NULL when @addr is not in our page heap.
+ */
+SM_EXPORT struct page *slabmalloc_virt_to_page(const void *addr)
+{
+	sm_ensure_init();
+	return sm_virt_to_page(addr);
+}
+
+/**
+ * slabmalloc_alloc_pages_exact - whole pages for @size bytes, trimmed.
+ * @size: bytes (at most 4 MiB)
+ * @gfp_mask: GFP flags
+ *
+ * Allocates the enclosing power-of-two block and gives the pages beyond
+ * PAGE_ALIGN(@size) back at once, so less than one page is wasted.
+ * RETURNS: a page-aligned address, or NULL (also for size 0).
+ */
+SM_EXPORT void *slabmalloc_alloc_pages_exact(size_t size, gfp_t gfp_mask)
+{
+	sm_ensure_init();
+	if (size == 0)
+		return NULL;
+	if (unlikely(size > SM_SECTION_SIZE || !zone_usable(gfp_mask))) {
+		alloc_impossible(gfp_mask, size, "alloc_pages_exact");
+		return NULL;
+	}
+	if (unlikely(sm_fault_active) &&
+	    should_fail_alloc_page((unsigned int)get_order(size), gfp_mask))
+		return NULL;
+	unsigned int attempt = 0;
+	for (;;) {
+		void *p = buddy_alloc_exact(size, gfp_mask);
+		if (likely(p))
+			return p;
+		if (!gfp_retry(gfp_mask, &attempt, "alloc_pages_exact", size))
+			return NULL;
+	}
+}
+
+/**
+ * slabmalloc_free_pages_exact - free memory from alloc_pages_exact().
+ * @virt: its address (NULL is ignored)
+ * @size: the size it was allocated with
+ *
+ * CONTEXT: any thread. Bad input (wrong size included) stops the program.
+ */
+SM_EXPORT void slabmalloc_free_pages_exact(void *virt, size_t size)
+{
+	if (!virt)
+		return;
+	sm_ensure_init();
+	struct page *pg = free_addr_to_page(virt, "free_pages_exact");
+	check_not_upper(pg, "free_pages_exact");
+	buddy_free_exact(virt, size, "free_pages_exact");
+}

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.c — the OS layer: the only file of slabmalloc that makes system calls
+ * (mimalloc's prim.h idea: every OS service behind one small contract, see
+ * the "OS layer" section of internal.h).
+ *
+ * Theory.
+ *
+ *  1. Mappings. os_map() is a plain anonymous private mapping (zeroed by the
+ *     kernel). os_reserve() maps a large range read-write with MAP_NORESERVE:
+ *     address space only, no commit charge, nothing resident until touched;
+ *     the buddy allocator reserves each zone and its mem_map this way, so
+ *     growing a zone later is a pointer bump, not a system call.
+ *     os_reserve_low() does the same below 4 GiB: MAP_32BIT first (it gives
+ *     the first 2 GiB), then fixed hint addresses between 1 GiB and 4 GiB
+ *     with MAP_FIXED_NOREPLACE (which never clobbers an existing mapping;
+ *     kernels older than 4.17 ignore the flag and treat the hint as a hint,
+ *     so the result is checked and released when it is not where we asked).
+ *     Every result of os_reserve_low() is verified to end at or below 4 GiB.
+ *
+ *  2. Returning memory. os_purge() is madvise(MADV_DONTNEED): the pages stay
+ *     mapped and the next touch reads zeros, which is what lets the buddy
+ *     allocator mark a purged block "clean" and skip memset for __GFP_ZERO.
+ *
+ *  3. CPU id. glibc >= 2.35 registers rseq for every thread; the kernel
+ *     keeps rseq->cpu_id current, so reading it is one load from the thread
+ *     pointer (__rseq_offset). When rseq is not registered (older glibc,
+ *     GLIBC_TUNABLES=glibc.pthread.rseq=0) we fall back to sched_getcpu().
+ *
+ *  4. Early use. Everything here works before os_init() (bootmem calls
+ *     os_map before the allocator initialises, from other libraries'
+ *     constructors): os_init() only caches values that are otherwise looked
+ *     up on demand, and nothing here allocates. os_getenv() scans `environ`
+ *     directly. os_rss_bytes() reads /proc/self/statm with open/read, no
+ *     stdio.
+ *
+ *  5. Probes for the malloc layer. os_brk_range() gives the program break's
+ *     range (start_brk from /proc/self/stat, read once; the current break
+ *     from sbrk(0)), where glibc's main arena lives; os_is_mapped() asks
+ *     mincore() whether an address's page is mapped, without touching it.
+ *
+ *  Locks: none. Fork: nothing to do (os_random's state is per process and
+ *  re-mixed with the clock on each call, so parent and child diverge).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#ifdef HAVE_SYS_RSEQ_H
+#include <sys/rseq.h>
+#endif
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define OS_4GIB ((uintptr_t)1 << 32)
+
+extern char **environ;
+
+static size_t os_pagesz;               /* cached by os_init/os_page_size */
+static int os_ncpus;                   /* cached by os_init */
+static uint64_t os_rand_state;         /* splitmix64 state */
+
+size_t os_page_size(void)
+{
+	size_t p = SM_READ_ONCE(os_pagesz);
+	if (unlikely(p == 0)) {
+		long v = sysconf(_SC_PAGESIZE);
+		p = v > 0 ? (size_t)v : 4096;
+		SM_WRITE_ONCE(os_pagesz, p);
+	}
+	return p;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = __atomic_add_fetch(state, 0x9e3779b97f4a7c15ull, __ATOMIC_RELAXED);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void os_seed_random(void)
+{
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+	if (r) {
+		uint64_t a, b;
+		memcpy(&a, r, 8);
+		memcpy(&b, r + 8, 8);
+		seed ^= a ^ (b << 1);
+	}
+	seed ^= os_now_ns();
+	seed ^= (uint64_t)(uintptr_t)&seed;   /* stack ASLR */
+	__atomic_store_n(&os_rand_state, seed, __ATOMIC_RELAXED);
+}
+
+void os_init(void)
+{
+	(void)os_page_size();
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	SM_WRITE_ONCE(os_ncpus, n > 0 ? (int)n : 1);
+	if (__atomic_load_n(&os_rand_state, __ATOMIC_RELAXED) == 0)
+		os_seed_random();
+}
+
+void *os_map(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void *os_reserve(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Accept @p as a low mapping of @size, or release it. */
+static void *os_keep_if_low(void *p, size_t size)
+{
+	if (p == MAP_FAILED)
+		return NULL;
+	if ((uintptr_t)p + size <= OS_4GIB)
+		return p;
+	munmap(p, size);
+	return NULL;
+}
+
+void *os_reserve_low(size_t size)
+{
+	const int prot = PROT_READ | PROT_WRITE;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p;
+
+	if (size == 0 || size > OS_4GIB - ((uintptr_t)1 << 30))
+		goto nomem;
+#ifdef MAP_32BIT
+	p = os_keep_if_low(mmap(NULL, size, prot, flags | MAP_32BIT, -1, 0), size);
+	if (p)
+		return p;
+#endif
+	/* Hints from 1 GiB up, in steps of the request (at least 64 MiB), so a
+	 * few dozen tries cover the range below 4 GiB. */
+	size_t step = size > ((size_t)64 << 20) ? SM_ALIGN_UP(size, (size_t)64 << 20)
+	                                        : ((size_t)64 << 20);
+	for (uintptr_t hint = (uintptr_t)1 << 30; hint + size <= OS_4GIB; hint += step) {
+		p = mmap((void *)hint, size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED)
+			continue;
+		if ((uintptr_t)p == hint)
+			return os_keep_if_low(p, size);
+		munmap(p, size);          /* old kernel: the hint was ignored */
+	}
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void *os_map_aligned(size_t size, size_t align)
+{
+	size_t page = os_page_size();
+	if (align <= page)
+		return os_map(size);
+	if (size + align < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *p = os_map(size + align);
+	if (!p)
+		return NULL;
+	uintptr_t start = SM_ALIGN_UP((uintptr_t)p, align);
+	size_t head = start - (uintptr_t)p;
+	size_t tail = align - head;
+	if (head)
+		munmap(p, head);
+	if (tail)
+		munmap((char *)start + size, tail);
+	return (void *)start;
+}
+
+int os_unmap(void *addr, size_t size)
+{
+	return munmap(addr, size);
+}
+
+int os_purge(void *addr, size_t size)
+{
+	int r;
+	do {
+		r = madvise(addr, size, MADV_DONTNEED);
+	} while (r != 0 && errno == EAGAIN);
+	return r;
+}
+
+int os_protect_none(void *addr, size_t size)
+{
+	return mprotect(addr, size, PROT_NONE);
+}
+
+void *os_remap(void *old, size_t old_size, size_t new_size)
+{
+	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void *os_map_phys(int fd, unsigned long offset, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	               (off_t)offset);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int os_open_devmem(void)
+{
+	int fd;
+	do {
+		fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+void os_close(int fd)
+{
+	int saved = errno;
+	close(fd);
+	errno = saved;
+}
+
+int os_cpu_id(void)
+{
+#if defined(HAVE_SYS_RSEQ_H) && defined(RSEQ_SIG)
+	if (likely(__rseq_size > 0)) {
+		const struct rseq *rs = (const struct rseq *)
+			((char *)__builtin_thread_pointer() + __rseq_offset);
+		int cpu = (int)SM_READ_ONCE(rs->cpu_id);
+		if (likely(cpu >= 0))
+			return cpu;
+	}
+#endif
+#ifdef HAVE_SCHED_GETCPU
+	int c = sched_getcpu();
+	return c >= 0 ? c : 0;
+#else
+	return 0;
+#endif
+}
+
+int os_ncpus_configured(void)
+{
+	int n = SM_READ_ONCE(os_ncpus);
+	if (unlikely(n == 0)) {
+		long v = sysconf(_SC_NPROCESSORS_CONF);
+		n = v > 0 ? (int)v : 1;
+		SM_WRITE_ONCE(os_ncpus, n);
+	}
+	return n;
+}
+
+uint64_t os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void os_yield(void)
+{
+	sched_yield();
+}
+
+void os_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	int saved = errno;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+uintptr_t os_random(void)
+{
+	if (unlikely(__atomic_load_n(&os_rand_state, __ATOMIC_RELAXED) == 0))
+		os_seed_random();
+	return (uintptr_t)splitmix64(&os_rand_state);
+}
+
+const char *os_getenv(const char *name)
+{
+	char **env = environ;
+	size_t len = strlen(name);
+	if (!env)
+		return NULL;
+	for (; *env; env++) {
+		if (strncmp(*env, name, len) == 0 && (*env)[len] == '=')
+			return *env + len + 1;
+	}
+	return NULL;
+}
+
+size_t os_rss_bytes(void)
+{
+	char buf[128];
+	size_t n = 0;
+	int saved = errno;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = saved;
+		return 0;
+	}
+	while (n + 1 < sizeof buf) {
+		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	errno = saved;
+	buf[n] = 0;
+	/* "size resident shared text lib data dt", in pages. */
+	const char *s = buf;
+	while (*s && *s != ' ')
+		s++;
+	while (*s == ' ')
+		s++;
+	size_t pages = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		pages = pages * 10 + (size_t)(*s - '0');
+	return pages * os_page_size();
+}
+
+/* start_brk never changes: read it once from /proc/self/stat (field 47). */
+static uintptr_t os_start_brk;
+
+static uintptr_t os_read_start_brk(void)
+{
+	char buf[1024];
+	size_t n = 0;
+	int saved = errno;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = saved;
+		return 0;
+	}
+	while (n + 1 < sizeof buf) {
+		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	errno = saved;
+	buf[n] = 0;
+	/* The command name may hold spaces and parentheses: fields are
+	 * counted from the last ')'; the next field is number 3. */
+	const char *s = strrchr(buf, ')');
+	if (!s)
+		return 0;
+	s++;
+	for (int field = 3; field <= 47; field++) {
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			return 0;
+		if (field == 47) {
+			uintptr_t v = 0;
+			for (; *s >= '0' && *s <= '9'; s++)
+				v = v * 10 + (uintptr_t)(*s - '0');
+			return v;
+		}
+		while (*s && *s != ' ')
+			s++;
+	}
+	return 0;
+}
+
+void os_brk_range(uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t start = SM_READ_ONCE(os_start_brk);
+	if (unlikely(start == 0)) {
+		start = os_read_start_brk();
+		SM_WRITE_ONCE(os_start_brk, start);
+	}
+	void *cur = sbrk(0);
+	*lo = start;
+	*hi = (cur == (void *)-1 || start == 0) ? start : (uintptr_t)cur;
+}
+
+bool os_is_mapped(const void *addr)
+{
+	unsigned char vec;
+	void *page = (void *)SM_ALIGN_DOWN((uintptr_t)addr, os_page_size());
+	int saved = errno;
+	bool mapped = mincore(page, os_page_size(), &vec) == 0;
+	errno = saved;
+	return mapped;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.t — the OS layer: CPU id (rseq or sched_getcpu), clocks, random,
+ * environment, reservations (low ones below 4 GiB), aligned maps, purge,
+ * RSS, and the brk/mapped probes.
+ */
+#define _GNU_SOURCE 1
+#include <slabmalloc.h>
+#include "page_alloc.h"
+#include "tap.h"
+
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+
+int main(void)
+{
+	os_init();
+	ok(os_page_size() == 4096, "page size 4096");
+	int n = os_ncpus_configured();
+	int c = os_cpu_id();
+	ok(n >= 1 && c >= 0 && c < 4096, "cpu id %d, %d CPUs configured", c, n);
+
+	cpu_set_t set, old;
+	sched_getaffinity(0, sizeof old, &old);
+	int first = -1;        /* the last CPU we may run on: not 0 if we can */
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &old))
+			first = i;
+	CPU_ZERO(&set);
+	CPU_SET(first, &set);
+	bool pinned = sched_setaffinity(0, sizeof set, &set) == 0;
+	sched_yield();
+	ok(!pinned || os_cpu_id() == first, "pinned to CPU %d, os_cpu_id agrees (%d)", first,
+	   os_cpu_id());
+	sched_setaffinity(0, sizeof old, &old);
+
+	uint64_t t0 = os_now_ns();
+	os_sleep_ns(2000000);
+	uint64_t t1 = os_now_ns();
+	ok(t1 >= t0 + 2000000, "os_sleep_ns sleeps, os_now_ns is monotonic");
+	uintptr_t r0 = os_random(), r1 = os_random();
+	ok(r0 != r1, "os_random gives different values");
+
+	setenv("SM_OS_TEST_VAR", "v=1", 1);
+	ok(os_getenv("SM_OS_TEST_VAR") && strcmp(os_getenv("SM_OS_TEST_VAR"), "v=1") == 0 &&
+	   os_getenv("SM_OS_TEST") == NULL && os_getenv("SM_OS_TEST_VAR_NOT") == NULL,
+	   "os_getenv matches whole names only");
+
+	char *lo = os_reserve_low(8u << 20);
+	ok(lo && (uintptr_t)lo + (8u << 20) <= (1ul << 32), "os_reserve_low below 4 GiB (%p)",
+	   (void *)lo);
+	if (lo) {
+		lo[0] = 1;
+		os_unmap(lo, 8u << 20);
+	}
+	char *big = os_reserve((size_t)8 << 30);
+	ok(big != NULL, "os_reserve of 8 GiB (MAP_NORESERVE)");
+	if (big)
+		os_unmap(big, (size_t)8 << 30);
+
+	char *al = os_map_aligned(3u << 20, 2u << 20);
+	ok(al && ((uintptr_t)al & ((2u << 20) - 1)) == 0, "os_map_aligned to 2 MiB");
+	memset(al, 7, 3u << 20);
+	size_t rss1 = os_rss_bytes();
+	ok(os_purge(al, 3u << 20) == 0 && al[12345] == 0, "os_purge: the next read is zero");
+	size_t rss2 = os_rss_bytes();
+	ok(rss1 > 0 && rss2 + (2u << 20) <= rss1, "and RSS falls (%zu -> %zu KiB)", rss1 >> 10,
+	   rss2 >> 10);
+	ok(os_protect_none(al + (2u << 20), 4096) == 0, "os_protect_none");
+	os_unmap(al, 3u << 20);
+	ok(!os_is_mapped(al) && os_is_mapped(&n), "os_is_mapped: unmapped vs stack");
+
+	uintptr_t blo, bhi;
+	os_brk_range(&blo, &bhi);
+	ok(blo <= bhi, "os_brk_range [%p, %p)", (void *)blo, (void *)bhi);
+	return done_testing();
+}
