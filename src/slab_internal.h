@@ -11,7 +11,23 @@
 
 #define SM_CACHE_NAME_MAX 32
 #define SM_TC_INLINE      64    /* cache ids below this live in the TLS array */
-#define SM_MAG_MAX        255   /* largest magazine, in rounds */
+/* The last inline slot is never a cache's: it stays all zero (no rounds, no
+ * room), and caches whose slot is elsewhere (ids >= SM_TC_INLINE, caches
+ * without magazines) point their fast-path offset (cc_off) at it, so their
+ * fast paths fall through to the slow paths without testing the id. */
+#define SM_TC_NONE        (SM_TC_INLINE - 1)
+#define SM_MAG_MAX        254   /* largest magazine, in rounds */
+#define SM_CACHE_ID_MAX   65536 /* cache ids are 0 .. SM_CACHE_ID_MAX-1 */
+#define SM_CACHE_NO_ID    UINT32_MAX  /* id of caches without magazines */
+
+/* Internal cache flag (never accepted from kmem_cache_create): the cache has
+ * no magazine layer; its objects are taken with slab_alloc_bulk() and given
+ * back with slab_free_bulk() (the kmem_cache and magazine caches). */
+#define SLAB_NOMAG          0x40000000UL
+/* The flags kmem_cache_create() accepts; other bits are ignored. */
+#define SLAB_USER_FLAGS (SLAB_DEBUG_FREE | SLAB_RED_ZONE | SLAB_POISON | \
+                         SLAB_HWCACHE_ALIGN | SLAB_CACHE_DMA | SLAB_STORE_USER | \
+                         SLAB_NO_REAP | SLAB_PANIC)
 
 /* A magazine: a stack of free objects (rounds). While loaded in a thread's
  * cpu_cache, the cpu_cache's rounds count is authoritative. */
@@ -54,6 +70,9 @@ struct depot {
 	uint32_t         d_magsize_max;  /* limit for adaptation */
 	uint64_t         d_contended;    /* lock contention this interval */
 	uint64_t         d_reap_ns;      /* start of the current interval */
+	uint64_t         d_rounds;       /* rounds in the full magazines */
+	uint64_t         d_grown;        /* times d_magsize grew */
+	uint64_t         d_reaped;       /* magazines reaped, in total */
 };
 
 /*
@@ -61,19 +80,22 @@ struct depot {
  */
 struct kmem_cache {
 	uint32_t     id;                 /* index of this cache's cpu_cache */
+	uint32_t     cc_off;             /* fast-path slot: offset in sm_tc */
 	uint32_t     size;               /* object stride in bytes */
 	uint32_t     object_size;        /* size the user asked for */
-	uint32_t     align;
-	uint64_t     div_inv;            /* object-start check: see slab_is_obj_start */
 	uint32_t     div_shift;
+	uint64_t     div_inv;            /* object-start check: see slab_obj_index */
+	uint64_t     div_limit;          /* objects - 1 */
 	uint32_t     order;              /* slab is 2^order pages */
-	uint64_t     div_limit;
+	uint32_t     align;
 	unsigned long flags;             /* SLAB_* */
 	kmem_cache_ctor_t ctor, dtor;
 	uint32_t     objects;            /* objects per slab */
 	uint32_t     colour_range;       /* number of distinct colours */
 	uint32_t     colour_next;        /* next colour to use */
 	uint32_t     bitmap_off;         /* offset of the free bitmap in a slab */
+	uint32_t     colour_step;        /* bytes between two colours */
+	uint32_t     bitmap_words;       /* 64-bit words of the free bitmap */
 	char         name[SM_CACHE_NAME_MAX];
 
 	pthread_mutex_t slab_lock;
@@ -86,19 +108,42 @@ struct kmem_cache {
 	uint64_t     stat_alloc_slow, stat_free_slow, stat_refill, stat_flush;
 };
 
-/* True when @p is the start of an object of slab page @pg (which must belong
- * to @c): (p - base) divisible by c->size, via a modular inverse (one
- * multiply, one rotate, one compare). */
-SM_INLINE bool slab_is_obj_start(const struct kmem_cache *c,
-                                 const struct page *pg, const void *p)
+/*
+ * Object index of @p in the slab of page @pg (which must belong to @c), or a
+ * value > c->div_limit when @p is not an object start of that slab.
+ *
+ * With size = d_odd << k, div_inv = d_odd^-1 mod 2^64 and div_shift = k:
+ * for off = m * size the product off * div_inv is m << k (mod 2^64), and
+ * rotating right by k gives m. For an off that is not a multiple of size the
+ * rotated product exceeds UINT64_MAX / size (the divisibility test of
+ * Granlund & Montgomery). div_limit is objects - 1, not UINT64_MAX / size, so
+ * the same compare also rejects offsets before object 0 (the colour area, a
+ * "negative" off) and after the last object (the bitmap): one multiply, one
+ * rotate, one compare prove "p is one of this slab's objects".
+ */
+SM_INLINE uint64_t slab_obj_index(const struct kmem_cache *c,
+                                  const struct page *pg, const void *p)
 {
 	uint64_t off = (uint64_t)((uintptr_t)p - pg->slab_base);
 	uint64_t q = off * c->div_inv;
-	q = (q >> c->div_shift) | (q << ((64 - c->div_shift) & 63));
-	return q <= c->div_limit;
+	return (q >> c->div_shift) | (q << ((64 - c->div_shift) & 63));
+}
+
+/* True when @p is the start of an object of slab page @pg (which must belong
+ * to @c). See slab_obj_index. */
+SM_INLINE bool slab_is_obj_start(const struct kmem_cache *c,
+                                 const struct page *pg, const void *p)
+{
+	return slab_obj_index(c, pg, p) <= c->div_limit;
 }
 
 /* ---- slab layer (slab.c) ---- */
+
+/* Rank 2 of the lock order: the list of all caches (sm_cache_list, linked by
+ * next/prev). Held while iterating caches, so a cache on the list cannot be
+ * destroyed under the iterator. */
+extern pthread_mutex_t sm_cache_list_lock;
+extern struct kmem_cache *sm_cache_list;
 
 void slab_init(void);
 /* Create a cache without validation of user input (internal callers). */
@@ -111,32 +156,81 @@ unsigned int slab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, void **objs, unsig
 /* Give @n objects back to their slabs (one lock acquisition). Detects an
  * object freed twice ("BUG <cache>: double free ..."). */
 void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n);
-/* Release empty slabs to the buddy allocator (destructors run). */
+/* One object out of a slab (no magazine), NULL if none could be had. */
+void *slab_alloc_one(struct kmem_cache *c, gfp_t gfp);
+/* Release empty slabs to the buddy allocator (destructors run), keeping at
+ * most @keep of them. RETURNS: bytes given back to the page layer. */
+size_t slab_trim(struct kmem_cache *c, unsigned long keep);
+/* Release all empty slabs: slab_trim(c, 0). */
 size_t slab_shrink(struct kmem_cache *c);
 bool slab_validate(struct kmem_cache *c);
 void slab_print_slabinfo(FILE *out);
 /* Iterate caches under sm_cache_list_lock. */
 void slab_for_each_cache(void (*fn)(struct kmem_cache *, void *), void *arg);
-SM_COLD SM_NORETURN void slab_bug(const struct kmem_cache *c, const char *fmt, ...);
+/* Corruption or bad input seen through cache @c: one line
+ * "BUG <cache>: <message>" on stderr, then abort(). @fmt must be a string
+ * literal; the formats are sm_fatal's. */
+#define slab_bug(c, fmt, ...) \
+	sm_fatal("BUG %s: " fmt, (c)->name, ##__VA_ARGS__)
+/* Fork handlers. The lock order puts every depot lock (rank 4) between the
+ * cache-list lock (rank 2) and the slab locks (rank 5), so the slab layer's
+ * prefork comes in two steps around mag_prefork():
+ *   slab_prefork (2), mag_prefork (3, 4), slab_prefork_slabs (5);
+ * the parent unlocks in the reverse order; the child re-initialises. */
 void slab_prefork(void);
+void slab_prefork_slabs(void);
+void slab_postfork_parent_slabs(void);
 void slab_postfork_parent(void);
 void slab_postfork_child(void);
 
 /* ---- magazine layer (magazine.c) ---- */
 
+/* Tunables (options.c may set them; docs/slab.md):
+ *   slab_mag_max            largest magazine capacity adaptation may reach
+ *                           (rounded down to a magazine size; default 126)
+ *   depot_reap_interval_ns  working-set interval of the depots (default 10 s)
+ *   sm_reap_thread          non-zero: a background thread reaps idle depots
+ *                           every interval (started lazily; default off) */
+extern unsigned int slab_mag_max;
+extern uint64_t depot_reap_interval_ns;
+extern int sm_reap_thread;
+
+/* Rank 3 of the lock order: the list of registered thread caches. */
+extern pthread_mutex_t sm_thread_list_lock;
+
+/* Creates the magazine caches and sets sm_reclaim_hook (after slab_init). */
+void mag_init(void);
+/* The slow paths. mag_alloc_slow makes one attempt (magazine exchange,
+ * depot, slabs, a new slab); on NULL the caller applies the GFP retry policy
+ * (gfp_retry), as kmem_cache_alloc and kmalloc do. mag_free_slow never
+ * fails. */
 SM_NOINLINE void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp);
 SM_NOINLINE void mag_free_slow(struct kmem_cache *c, void *obj);
-struct cpu_cache *mag_cc_ext(uint32_t id);   /* ids >= SM_TC_INLINE */
+/* ids >= SM_TC_INLINE: the calling thread's slot, or a shared all-zero slot
+ * (no magazine: both fast paths fall through to the slow paths). */
+struct cpu_cache *mag_cc_ext(uint32_t id);
 void mag_thread_exit(void);          /* magazines back to the depots */
-/* Flush every thread's magazines of @c (see kmem_cache_destroy). */
+/* Rounds of @c held in every registered thread's magazines plus the depot's
+ * (see kmem_cache_destroy); takes the thread-list and depot locks. */
 unsigned long mag_count_cached(struct kmem_cache *c);
+/* Flush every thread's magazines of @c and the depot back to the slabs,
+ * free the magazines, reset every thread's slot for c->id. */
 void mag_flush_all(struct kmem_cache *c);
 void mag_flush_own(struct kmem_cache *c);     /* the calling thread's */
+/* Reap the depot of @c: @all, every magazine; otherwise end the working-set
+ * interval now (free the magazines not needed during it). Then release
+ * surplus empty slabs. RETURNS: bytes given back to the page layer. */
 size_t depot_reap(struct kmem_cache *c, bool all);
+/* The largest magazine capacity contention may grow @c's to. */
+uint32_t mag_size_limit(const struct kmem_cache *c);
+/* Depot invariants (list lengths, counts, rounds are allocated objects of
+ * @c); prints what is wrong. */
+bool mag_validate(struct kmem_cache *c);
 void mag_prefork(void);
 void mag_postfork_parent(void);
 void mag_postfork_child(void);
 
+/* The calling thread's slot for @c (the shared zero slot if it has none). */
 SM_INLINE struct cpu_cache *mag_cc(const struct kmem_cache *c)
 {
 	uint32_t id = c->id;
@@ -145,11 +239,18 @@ SM_INLINE struct cpu_cache *mag_cc(const struct kmem_cache *c)
 	return mag_cc_ext(id);
 }
 
+/* The slot the fast paths use: the cache's own inline slot, or the
+ * always-empty SM_TC_NONE slot (then the slow paths find the real one). */
+SM_INLINE struct cpu_cache *mag_cc_fast(const struct kmem_cache *c)
+{
+	return (struct cpu_cache *)((char *)&sm_tc + c->cc_off);
+}
+
 /* The fast paths: pop from / push onto the loaded magazine. No lock, no
  * atomic read-modify-write. Everything else is in the slow paths. */
 SM_INLINE void *mag_alloc(struct kmem_cache *c, gfp_t gfp)
 {
-	struct cpu_cache *cc = mag_cc(c);
+	struct cpu_cache *cc = mag_cc_fast(c);
 	uint32_t r = cc->cc_rounds;
 	if (likely(r != 0)) {
 		cc->cc_rounds = r - 1;
@@ -160,7 +261,7 @@ SM_INLINE void *mag_alloc(struct kmem_cache *c, gfp_t gfp)
 
 SM_INLINE void mag_free(struct kmem_cache *c, void *obj)
 {
-	struct cpu_cache *cc = mag_cc(c);
+	struct cpu_cache *cc = mag_cc_fast(c);
 	uint32_t r = cc->cc_rounds;
 	if (likely(r < cc->cc_magsize)) {
 		cc->cc_loaded->mag_round[r] = obj;

@@ -1,0 +1,905 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * magazine.c — per-thread magazines and the per-cache depot
+ * (Bonwick & Adams, "Magazines and Vmem", USENIX 2001).
+ *
+ * 1. Overview. A magazine is a stack of M free objects ("rounds"). Each
+ *    thread has, per cache, a loaded and a previous magazine (struct
+ *    cpu_cache in the initial-exec TLS block sm_tc; a thread is our CPU).
+ *    kmem_cache_alloc pops a round from the loaded magazine, free pushes one;
+ *    those fast paths are inline (slab_internal.h) and take no lock and no
+ *    atomic read-modify-write. Each cache has a depot of full and empty
+ *    magazines; the slow paths below trade magazines with it and, when it has
+ *    none, refill from or flush to the slab layer in bulk.
+ *
+ * 2. Slow paths.
+ *    alloc, loaded empty:  previous has rounds -> swap them. Else, under the
+ *                          depot lock: a full magazine there -> the empty
+ *                          previous goes to the depot's empty list, previous
+ *                          = loaded, loaded = the full one. Else refill the
+ *                          loaded magazine with half its capacity from the
+ *                          slabs (one slab_alloc_bulk, one slab lock).
+ *    free, loaded full:    previous empty -> swap. Else, under the depot
+ *                          lock: the full previous goes to the depot's full
+ *                          list, previous = loaded, loaded = an empty
+ *                          magazine from the depot or a new one. With no
+ *                          magazine to be had, the object goes straight back
+ *                          to its slab.
+ *    Magazines come from internal slab caches (kmem_magazine_N, one per
+ *    capacity, SLAB_NOMAG: no magazines of their own), never from malloc.
+ *
+ * 3. Capacity. Capacities are 6, 14, 30, 62, 126, 254 rounds (a 16-byte
+ *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
+ *    size-dependent capacity (62 for objects up to 128 bytes, 30 up to 512,
+ *    14 up to 2 KiB, else 6). The depot lock is taken with trylock first; a
+ *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
+ *    acquisitions within one interval grow d_magsize to the next capacity,
+ *    up to slab_mag_max (default 126, rounded down to a capacity). Magazines
+ *    of different capacities coexist: each records its own mag_size; an empty
+ *    magazine smaller than d_magsize is freed instead of reused.
+ *
+ * 4. Working-set reaping. Each depot tracks d_fmin/d_emin, the fewest full
+ *    and empty magazines it held during the current interval
+ *    (depot_reap_interval_ns, default 10 s). Those were not needed: when an
+ *    interval ends, that many full magazines (the least recently used, at the
+ *    tail) give their rounds back to the slabs and that many empty magazines
+ *    are freed; then surplus empty slabs go back to the page layer. The check
+ *    is a clock read in the depot slow paths (no cost on the fast paths);
+ *    SLAB_NO_REAP caches skip it. depot_reap(c, true) (kmem_cache_shrink,
+ *    the reclaim hook) empties a depot at once. Optionally (sm_reap_thread),
+ *    a background thread started lazily by the first slow path reaps idle
+ *    depots each interval, so caches that went quiet are reaped too.
+ *
+ * 5. Threads. The first slow path of a thread arms its exit hook
+ *    (sm_thread_attach) and registers its thread_cache on sm_thread_list.
+ *    At exit (mag_thread_exit) its magazines go to the depots (non-empty to
+ *    the full list, empty to the empty list), its slots are zeroed and it
+ *    leaves the list. Afterwards (SM_THREAD_EXITING) the slow paths bypass
+ *    magazines: objects come from and go to the slabs directly.
+ *    Slots for cache ids >= SM_TC_INLINE are in tc_ext, an os_map()ed array
+ *    grown on demand under the thread-list lock (other threads read it under
+ *    that lock: mag_count_cached, mag_flush_all).
+ *
+ * 6. Destroy. kmem_cache_destroy counts (mag_count_cached) the rounds every
+ *    registered thread and the depot hold for the cache, with relaxed loads
+ *    of the other threads' slots under the thread-list lock, and flushes
+ *    them (mag_flush_all) only if no object is allocated. Flushing another
+ *    thread's slots is safe because a correct program does not use a cache
+ *    while destroying it: any thread still using it would hold an object.
+ *
+ * 7. Locks: sm_cache_list_lock (2) while iterating caches (thread exit,
+ *    reclaim, reaper), sm_thread_list_lock (3), d_lock (4), then the slab
+ *    layer's slab locks (5). No path holds two depot locks. Objects and
+ *    magazines are given back to the slabs after the depot lock is dropped.
+ *    Non-blocking callers only try-lock and fall back to the slabs (which
+ *    try-lock too) or fail.
+ *
+ * 8. Fork: mag_prefork takes the thread-list lock and every depot lock (in
+ *    cache-list order, after the cache-list lock); the parent unlocks. In the
+ *    child only the forking thread exists: the other threads' thread caches
+ *    are dropped from the list (their rounds are leaked in the child, like
+ *    their stacks), the locks are re-initialised and the reaper thread, if
+ *    any, will be restarted by the next slow path.
+ */
+#include "slab_internal.h"
+
+#include <string.h>
+
+SM_TLS struct thread_cache sm_tc;
+
+pthread_mutex_t sm_thread_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_cache *sm_thread_list;
+
+unsigned int slab_mag_max = 126;
+uint64_t depot_reap_interval_ns = 10ull * 1000000000ull;
+int sm_reap_thread;
+
+/* Contended depot acquisitions per interval that grow the magazine size. */
+#define DEPOT_CONTENTION_LIMIT 16
+
+/* An all-zero slot for threads without one: both fast paths see no room and
+ * no rounds and take the slow path, which never writes here. */
+static struct cpu_cache mag_cc_none;
+
+static const uint32_t mag_sizes[] = { 6, 14, 30, 62, 126, 254 };
+#define MAG_NR_SIZES SM_ARRAY_SIZE(mag_sizes)
+static struct kmem_cache *mag_caches[MAG_NR_SIZES];
+
+static int mag_reaper_started;
+
+_Static_assert(sizeof(struct magazine) == 16, "magazine header is 16 bytes");
+
+/* ---- magazines ---- */
+
+static unsigned int mag_size_index(uint32_t size)
+{
+	for (unsigned int i = 0; i < MAG_NR_SIZES; i++)
+		if (mag_sizes[i] == size)
+			return i;
+	sm_fatal("slabmalloc: magazine of bad capacity %u", size);
+}
+
+/* Largest capacity not above @limit (at least the smallest). */
+static uint32_t mag_size_floor(uint32_t limit)
+{
+	uint32_t s = mag_sizes[0];
+	for (unsigned int i = 0; i < MAG_NR_SIZES; i++)
+		if (mag_sizes[i] <= limit)
+			s = mag_sizes[i];
+	return s;
+}
+
+static struct magazine *mag_new(uint32_t size, gfp_t gfp)
+{
+	struct magazine *m = slab_alloc_one(mag_caches[mag_size_index(size)], gfp);
+	if (m) {
+		m->mag_next = NULL;
+		m->mag_size = size;
+		m->mag_rounds = 0;
+	}
+	return m;
+}
+
+static void mag_delete(struct magazine *m)
+{
+	slab_free_bulk(mag_caches[mag_size_index(m->mag_size)], (void **)&m, 1);
+}
+
+/* Give the rounds of a chain of magazines back to the slabs of @c and free
+ * the magazines. RETURNS: the rounds given back. */
+static unsigned long mag_chain_free(struct kmem_cache *c, struct magazine *m)
+{
+	unsigned long rounds = 0;
+	while (m) {
+		struct magazine *next = m->mag_next;
+		if (m->mag_rounds) {
+			slab_free_bulk(c, m->mag_round, m->mag_rounds);
+			rounds += m->mag_rounds;
+		}
+		mag_delete(m);
+		m = next;
+	}
+	return rounds;
+}
+
+/* ---- the depot (d_lock held unless said otherwise) ---- */
+
+uint32_t mag_size_limit(const struct kmem_cache *c)
+{
+	uint32_t max = SM_READ_ONCE(slab_mag_max);
+	return mag_size_floor(max < c->depot.d_magsize_max ? max : c->depot.d_magsize_max);
+}
+
+static void depot_grow(struct kmem_cache *c)
+{
+	struct depot *d = &c->depot;
+	uint32_t limit = mag_size_limit(c);
+	for (unsigned int i = 0; i < MAG_NR_SIZES; i++) {
+		if (mag_sizes[i] > d->d_magsize) {
+			if (mag_sizes[i] <= limit) {
+				d->d_magsize = mag_sizes[i];
+				d->d_grown++;
+			}
+			return;
+		}
+	}
+}
+
+/* Lock the depot; count contention and adapt the magazine size. False only
+ * for a non-blocking caller that found the lock busy. */
+static bool depot_lock(struct kmem_cache *c, gfp_t gfp)
+{
+	struct depot *d = &c->depot;
+	if (likely(pthread_mutex_trylock(&d->d_lock) == 0))
+		return true;
+	if (!(gfp & __GFP_WAIT))
+		return false;
+	pthread_mutex_lock(&d->d_lock);
+	if (++d->d_contended >= DEPOT_CONTENTION_LIMIT) {
+		d->d_contended = 0;
+		depot_grow(c);
+	}
+	return true;
+}
+
+static void depot_unlock(struct kmem_cache *c)
+{
+	pthread_mutex_unlock(&c->depot.d_lock);
+}
+
+static void depot_push_full(struct depot *d, struct magazine *m, uint32_t rounds)
+{
+	m->mag_rounds = rounds;
+	m->mag_next = d->d_full;
+	d->d_full = m;
+	d->d_nfull++;
+	d->d_rounds += rounds;
+}
+
+static void depot_push_empty(struct depot *d, struct magazine *m)
+{
+	m->mag_rounds = 0;
+	m->mag_next = d->d_empty;
+	d->d_empty = m;
+	d->d_nempty++;
+}
+
+static struct magazine *depot_pop_full(struct depot *d)
+{
+	struct magazine *m = d->d_full;
+	if (m) {
+		d->d_full = m->mag_next;
+		d->d_nfull--;
+		d->d_rounds -= m->mag_rounds;
+		if (d->d_nfull < d->d_fmin)
+			d->d_fmin = d->d_nfull;
+		m->mag_next = NULL;
+	}
+	return m;
+}
+
+static struct magazine *depot_pop_empty(struct depot *d)
+{
+	struct magazine *m = d->d_empty;
+	if (m) {
+		d->d_empty = m->mag_next;
+		d->d_nempty--;
+		if (d->d_nempty < d->d_emin)
+			d->d_emin = d->d_nempty;
+		m->mag_next = NULL;
+	}
+	return m;
+}
+
+/* Detach the last @n magazines of a list (the least recently pushed). */
+static struct magazine *depot_cut_tail(struct magazine **head, uint32_t len, uint32_t n)
+{
+	if (n == 0)
+		return NULL;
+	if (n >= len) {
+		struct magazine *all = *head;
+		*head = NULL;
+		return all;
+	}
+	struct magazine *m = *head;
+	for (uint32_t i = 1; i < len - n; i++)
+		m = m->mag_next;
+	struct magazine *tail = m->mag_next;
+	m->mag_next = NULL;
+	return tail;
+}
+
+/* What an interval's end or a full reap takes out of a depot. */
+struct depot_reaped {
+	struct magazine *full, *empty;
+};
+
+/* End the working-set interval: detach the magazines not needed during it
+ * (unless the cache opted out) and start a new interval at @now. */
+static void depot_interval_end(struct kmem_cache *c, uint64_t now, bool reap,
+                               struct depot_reaped *r)
+{
+	struct depot *d = &c->depot;
+	if (reap) {
+		uint32_t nf = d->d_fmin < d->d_nfull ? d->d_fmin : d->d_nfull;
+		uint32_t ne = d->d_emin < d->d_nempty ? d->d_emin : d->d_nempty;
+		struct magazine *f = depot_cut_tail(&d->d_full, d->d_nfull, nf);
+		for (struct magazine *m = f; m; m = m->mag_next)
+			d->d_rounds -= m->mag_rounds;
+		d->d_nfull -= nf;
+		r->full = f;
+		r->empty = depot_cut_tail(&d->d_empty, d->d_nempty, ne);
+		d->d_nempty -= ne;
+		d->d_reaped += nf + ne;
+	}
+	d->d_fmin = d->d_nfull;
+	d->d_emin = d->d_nempty;
+	d->d_contended = 0;
+	d->d_reap_ns = now;
+}
+
+/* The time check of the slow paths: end the interval if it is over. */
+static inline void depot_tick(struct kmem_cache *c, struct depot_reaped *r)
+{
+	uint64_t now = os_now_ns();
+	if (unlikely(now - c->depot.d_reap_ns >= SM_READ_ONCE(depot_reap_interval_ns)))
+		depot_interval_end(c, now, !(c->flags & SLAB_NO_REAP), r);
+}
+
+/* After the depot lock is dropped: free what was reaped. */
+static size_t depot_reaped_free(struct kmem_cache *c, struct depot_reaped *r, unsigned long keep)
+{
+	if (!r->full && !r->empty)
+		return 0;
+	mag_chain_free(c, r->full);
+	mag_chain_free(c, r->empty);
+	r->full = r->empty = NULL;
+	return slab_trim(c, keep);
+}
+
+size_t depot_reap(struct kmem_cache *c, bool all)
+{
+	struct depot_reaped r = { NULL, NULL };
+	struct depot *d = &c->depot;
+	if (c->flags & SLAB_NOMAG)
+		return slab_trim(c, all ? 0 : 1);
+	pthread_mutex_lock(&d->d_lock);
+	if (all) {
+		r.full = d->d_full;
+		r.empty = d->d_empty;
+		d->d_reaped += d->d_nfull + d->d_nempty;
+		d->d_full = d->d_empty = NULL;
+		d->d_nfull = d->d_nempty = 0;
+		d->d_rounds = 0;
+		d->d_fmin = d->d_emin = 0;
+	} else {
+		depot_interval_end(c, os_now_ns(), true, &r);
+	}
+	pthread_mutex_unlock(&d->d_lock);
+	mag_chain_free(c, r.full);
+	mag_chain_free(c, r.empty);
+	return slab_trim(c, all ? 0 : 1);
+}
+
+/* ---- thread registration and slots ---- */
+
+static void mag_thread_link_locked(struct thread_cache *tc)
+{
+	tc->tc_prev = NULL;
+	tc->tc_next = sm_thread_list;
+	if (sm_thread_list)
+		sm_thread_list->tc_prev = tc;
+	sm_thread_list = tc;
+	tc->tc_registered = 1;
+}
+
+static void mag_thread_unlink_locked(struct thread_cache *tc)
+{
+	if (tc->tc_prev)
+		tc->tc_prev->tc_next = tc->tc_next;
+	else
+		sm_thread_list = tc->tc_next;
+	if (tc->tc_next)
+		tc->tc_next->tc_prev = tc->tc_prev;
+	tc->tc_next = tc->tc_prev = NULL;
+	tc->tc_registered = 0;
+}
+
+static bool mag_thread_register(gfp_t gfp)
+{
+	if (gfp & __GFP_WAIT)
+		pthread_mutex_lock(&sm_thread_list_lock);
+	else if (pthread_mutex_trylock(&sm_thread_list_lock) != 0)
+		return false;
+	if (!sm_tc.tc_registered)
+		mag_thread_link_locked(&sm_tc);
+	pthread_mutex_unlock(&sm_thread_list_lock);
+	return true;
+}
+
+struct cpu_cache *mag_cc_ext(uint32_t id)
+{
+	uint32_t i = id - SM_TC_INLINE;
+	if (likely(i < sm_tc.tc_ext_n))
+		return &sm_tc.tc_ext[i];
+	return &mag_cc_none;
+}
+
+/* Slot @id of thread @tc, or NULL if it has none (thread-list lock held or
+ * @tc is the caller's). */
+static struct cpu_cache *mag_tc_slot(struct thread_cache *tc, uint32_t id)
+{
+	if (id < SM_TC_INLINE)
+		return &tc->tc_cc[id];
+	uint32_t i = id - SM_TC_INLINE;
+	return i < SM_READ_ONCE(tc->tc_ext_n) ? &SM_READ_ONCE(tc->tc_ext)[i] : NULL;
+}
+
+/* The calling (registered) thread's slot for @c, growing tc_ext if needed.
+ * NULL when it cannot be had (no memory, or a non-blocking caller). */
+static struct cpu_cache *mag_cc_slot(struct kmem_cache *c, gfp_t gfp)
+{
+	uint32_t id = c->id;
+	if (likely(id < SM_TC_INLINE))
+		return &sm_tc.tc_cc[id];
+	uint32_t i = id - SM_TC_INLINE;
+	if (likely(i < sm_tc.tc_ext_n))
+		return &sm_tc.tc_ext[i];
+	if (!(gfp & __GFP_WAIT) || id >= SM_CACHE_ID_MAX)
+		return NULL;
+	size_t n = sm_tc.tc_ext_n ? sm_tc.tc_ext_n : SM_PAGE_SIZE / sizeof(struct cpu_cache);
+	while (n <= i)
+		n *= 2;
+	struct cpu_cache *ext = os_map(n * sizeof(struct cpu_cache));
+	if (!ext)
+		return NULL;
+	pthread_mutex_lock(&sm_thread_list_lock);
+	struct cpu_cache *old = sm_tc.tc_ext;
+	size_t oldn = sm_tc.tc_ext_n;
+	if (old)
+		memcpy(ext, old, oldn * sizeof(struct cpu_cache));
+	SM_WRITE_ONCE(sm_tc.tc_ext, ext);
+	SM_WRITE_ONCE(sm_tc.tc_ext_n, (uint32_t)n);
+	pthread_mutex_unlock(&sm_thread_list_lock);
+	if (old)
+		os_unmap(old, oldn * sizeof(struct cpu_cache));
+	return &sm_tc.tc_ext[i];
+}
+
+/* ---- the background reaper ---- */
+
+static void *mag_reaper_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint64_t iv = SM_READ_ONCE(depot_reap_interval_ns);
+		os_sleep_ns(iv / 2 ? iv / 2 : 1);
+		pthread_mutex_lock(&sm_cache_list_lock);
+		for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+			if (c->flags & (SLAB_NOMAG | SLAB_NO_REAP))
+				continue;
+			struct depot_reaped r = { NULL, NULL };
+			pthread_mutex_lock(&c->depot.d_lock);
+			depot_tick(c, &r);
+			pthread_mutex_unlock(&c->depot.d_lock);
+			depot_reaped_free(c, &r, 1);
+		}
+		pthread_mutex_unlock(&sm_cache_list_lock);
+	}
+	return NULL;
+}
+
+/* Start the reaper once, from a slow path that has touched nothing yet
+ * (pthread_create may allocate: this path can recurse safely). */
+static void mag_maybe_start_reaper(void)
+{
+	int expect = 0;
+	if (likely(!SM_READ_ONCE(sm_reap_thread)) || SM_READ_ONCE(mag_reaper_started))
+		return;
+	if (!__atomic_compare_exchange_n(&mag_reaper_started, &expect, 1, false,
+	                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, mag_reaper_main, NULL) != 0) {
+		sm_warn("cannot start the depot reaper thread");
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* ---- slow paths ---- */
+
+/* Make the calling thread able to hold magazines. False: bypass them. */
+static inline bool mag_thread_ready(gfp_t gfp)
+{
+	if (likely(sm_thread_state == SM_THREAD_ATTACHED && sm_tc.tc_registered))
+		return true;
+	if (sm_thread_state == SM_THREAD_EXITING)
+		return false;
+	if (sm_thread_state == SM_THREAD_NEW)
+		sm_thread_attach();
+	if (sm_thread_state != SM_THREAD_ATTACHED)
+		return false;
+	return mag_thread_register(gfp);
+}
+
+/* An empty magazine of the depot's current capacity: from the depot's empty
+ * list (depot locked; it stays locked) or, failing that, NULL. A smaller
+ * empty magazine found there is handed back in *@stale to be freed. */
+static struct magazine *depot_take_empty(struct depot *d, struct magazine **stale)
+{
+	struct magazine *m = depot_pop_empty(d);
+	if (m && m->mag_size < d->d_magsize) {
+		m->mag_next = *stale;
+		*stale = m;
+		m = NULL;
+	}
+	return m;
+}
+
+static void mag_stale_free(struct magazine *stale)
+{
+	while (stale) {
+		struct magazine *next = stale->mag_next;
+		mag_delete(stale);
+		stale = next;
+	}
+}
+
+void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
+{
+	sm_ensure_init();
+	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
+		return slab_alloc_one(c, gfp);
+	mag_maybe_start_reaper();
+	struct cpu_cache *cc = mag_cc_slot(c, gfp);
+	if (!cc)
+		return slab_alloc_one(c, gfp);
+	__atomic_fetch_add(&c->stat_alloc_slow, 1, __ATOMIC_RELAXED);
+
+	if (unlikely(cc->cc_rounds > 0)) {      /* reached without the fast path */
+		cc->cc_rounds--;
+		return cc->cc_loaded->mag_round[cc->cc_rounds];
+	}
+	if (cc->cc_prounds > 0) {
+		struct magazine *m = cc->cc_ploaded;
+		uint32_t ms = cc->cc_pmagsize, r = cc->cc_prounds;
+		cc->cc_ploaded = cc->cc_loaded;
+		cc->cc_prounds = cc->cc_rounds;
+		cc->cc_pmagsize = cc->cc_magsize;
+		cc->cc_loaded = m;
+		cc->cc_magsize = ms;
+		cc->cc_rounds = r - 1;
+		return m->mag_round[r - 1];
+	}
+
+	struct depot *d = &c->depot;
+	struct depot_reaped reaped = { NULL, NULL };
+	struct magazine *stale = NULL;
+	if (!depot_lock(c, gfp))
+		return slab_alloc_one(c, gfp);
+	depot_tick(c, &reaped);
+	struct magazine *full = depot_pop_full(d);
+	if (full) {
+		if (cc->cc_ploaded)
+			depot_push_empty(d, cc->cc_ploaded);
+		depot_unlock(c);
+		cc->cc_ploaded = cc->cc_loaded;
+		cc->cc_prounds = cc->cc_rounds;
+		cc->cc_pmagsize = cc->cc_magsize;
+		cc->cc_loaded = full;
+		cc->cc_magsize = full->mag_size;
+		cc->cc_rounds = full->mag_rounds - 1;
+		depot_reaped_free(c, &reaped, 1);
+		return full->mag_round[full->mag_rounds - 1];
+	}
+
+	/* No full magazine: refill the loaded one from the slabs. Replace it
+	 * first if there is none or it is smaller than the depot's size. */
+	struct magazine *m = cc->cc_loaded;
+	uint32_t magsize = d->d_magsize;
+	if (!m || m->mag_size < magsize) {
+		struct magazine *e = depot_take_empty(d, &stale);
+		if (m) {
+			m->mag_next = stale;
+			stale = m;
+			cc->cc_loaded = NULL;
+			cc->cc_magsize = 0;
+			cc->cc_rounds = 0;
+		}
+		m = e;
+	}
+	depot_unlock(c);
+	depot_reaped_free(c, &reaped, 1);
+	mag_stale_free(stale);
+	if (!m) {
+		m = mag_new(magsize, gfp);
+		if (!m)
+			return slab_alloc_one(c, gfp);
+	}
+	unsigned int want = (m->mag_size + 1) / 2;
+	unsigned int n = slab_alloc_bulk(c, gfp, m->mag_round, want);
+	cc->cc_loaded = m;
+	cc->cc_magsize = m->mag_size;
+	__atomic_fetch_add(&c->stat_refill, 1, __ATOMIC_RELAXED);
+	if (n == 0) {
+		cc->cc_rounds = 0;
+		return NULL;
+	}
+	cc->cc_rounds = n - 1;
+	return m->mag_round[n - 1];
+}
+
+void mag_free_slow(struct kmem_cache *c, void *obj)
+{
+	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(GFP_KERNEL)) {
+		slab_free_bulk(c, &obj, 1);
+		return;
+	}
+	mag_maybe_start_reaper();
+	struct cpu_cache *cc = mag_cc_slot(c, GFP_KERNEL);
+	if (!cc) {
+		slab_free_bulk(c, &obj, 1);
+		return;
+	}
+	__atomic_fetch_add(&c->stat_free_slow, 1, __ATOMIC_RELAXED);
+
+	if (unlikely(cc->cc_loaded != NULL && cc->cc_rounds < cc->cc_magsize)) {
+		cc->cc_loaded->mag_round[cc->cc_rounds++] = obj;
+		return;
+	}
+	if (cc->cc_ploaded && cc->cc_prounds == 0) {
+		struct magazine *m = cc->cc_ploaded;
+		uint32_t ms = cc->cc_pmagsize;
+		cc->cc_ploaded = cc->cc_loaded;
+		cc->cc_prounds = cc->cc_rounds;
+		cc->cc_pmagsize = cc->cc_magsize;
+		cc->cc_loaded = m;
+		cc->cc_magsize = ms;
+		m->mag_round[0] = obj;
+		cc->cc_rounds = 1;
+		return;
+	}
+
+	struct depot *d = &c->depot;
+	struct depot_reaped reaped = { NULL, NULL };
+	struct magazine *stale = NULL;
+	depot_lock(c, GFP_KERNEL);
+	depot_tick(c, &reaped);
+	struct magazine *e = depot_take_empty(d, &stale);
+	uint32_t magsize = d->d_magsize;
+	if (!e) {
+		depot_unlock(c);
+		mag_stale_free(stale);
+		stale = NULL;
+		e = mag_new(magsize, GFP_KERNEL);
+		if (!e) {
+			depot_reaped_free(c, &reaped, 1);
+			slab_free_bulk(c, &obj, 1);
+			return;
+		}
+		depot_lock(c, GFP_KERNEL);
+	}
+	/* The previous magazine is full (else we swapped above): to the depot. */
+	if (cc->cc_ploaded)
+		depot_push_full(d, cc->cc_ploaded, cc->cc_prounds);
+	depot_unlock(c);
+	__atomic_fetch_add(&c->stat_flush, 1, __ATOMIC_RELAXED);
+	cc->cc_ploaded = cc->cc_loaded;
+	cc->cc_prounds = cc->cc_rounds;
+	cc->cc_pmagsize = cc->cc_magsize;
+	cc->cc_loaded = e;
+	cc->cc_magsize = e->mag_size;
+	e->mag_round[0] = obj;
+	cc->cc_rounds = 1;
+	depot_reaped_free(c, &reaped, 1);
+	mag_stale_free(stale);
+}
+
+/* ---- flushing ---- */
+
+/* Take the magazines out of slot @cc onto a chain (rounds recorded). */
+static void mag_slot_take(struct cpu_cache *cc, struct magazine **chain)
+{
+	struct magazine *l = SM_READ_ONCE(cc->cc_loaded);
+	struct magazine *p = SM_READ_ONCE(cc->cc_ploaded);
+	if (l) {
+		l->mag_rounds = SM_READ_ONCE(cc->cc_rounds);
+		l->mag_next = *chain;
+		*chain = l;
+	}
+	if (p) {
+		p->mag_rounds = SM_READ_ONCE(cc->cc_prounds);
+		p->mag_next = *chain;
+		*chain = p;
+	}
+	SM_WRITE_ONCE(cc->cc_rounds, 0);
+	SM_WRITE_ONCE(cc->cc_magsize, 0);
+	SM_WRITE_ONCE(cc->cc_loaded, NULL);
+	SM_WRITE_ONCE(cc->cc_ploaded, NULL);
+	SM_WRITE_ONCE(cc->cc_prounds, 0);
+	SM_WRITE_ONCE(cc->cc_pmagsize, 0);
+}
+
+void mag_flush_own(struct kmem_cache *c)
+{
+	struct magazine *chain = NULL;
+	if (c->flags & SLAB_NOMAG)
+		return;
+	struct cpu_cache *cc = mag_cc(c);
+	if (cc == &mag_cc_none)
+		return;
+	mag_slot_take(cc, &chain);
+	mag_chain_free(c, chain);
+}
+
+unsigned long mag_count_cached(struct kmem_cache *c)
+{
+	unsigned long n = 0;
+	if (c->flags & SLAB_NOMAG)
+		return 0;
+	pthread_mutex_lock(&sm_thread_list_lock);
+	for (struct thread_cache *tc = sm_thread_list; tc; tc = tc->tc_next) {
+		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
+		if (!cc)
+			continue;
+		if (SM_READ_ONCE(cc->cc_loaded))
+			n += SM_READ_ONCE(cc->cc_rounds);
+		if (SM_READ_ONCE(cc->cc_ploaded))
+			n += SM_READ_ONCE(cc->cc_prounds);
+	}
+	pthread_mutex_lock(&c->depot.d_lock);
+	n += (unsigned long)c->depot.d_rounds;
+	pthread_mutex_unlock(&c->depot.d_lock);
+	pthread_mutex_unlock(&sm_thread_list_lock);
+	return n;
+}
+
+void mag_flush_all(struct kmem_cache *c)
+{
+	struct magazine *chain = NULL;
+	if (c->flags & SLAB_NOMAG)
+		return;
+	pthread_mutex_lock(&sm_thread_list_lock);
+	for (struct thread_cache *tc = sm_thread_list; tc; tc = tc->tc_next) {
+		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
+		if (cc)
+			mag_slot_take(cc, &chain);
+	}
+	struct depot *d = &c->depot;
+	pthread_mutex_lock(&d->d_lock);
+	struct magazine *f = d->d_full, *e = d->d_empty;
+	d->d_full = d->d_empty = NULL;
+	d->d_nfull = d->d_nempty = 0;
+	d->d_rounds = 0;
+	d->d_fmin = d->d_emin = 0;
+	pthread_mutex_unlock(&d->d_lock);
+	pthread_mutex_unlock(&sm_thread_list_lock);
+	mag_chain_free(c, chain);
+	mag_chain_free(c, f);
+	mag_chain_free(c, e);
+}
+
+void mag_thread_exit(void)
+{
+	if (!sm_tc.tc_registered)
+		return;
+	pthread_mutex_lock(&sm_cache_list_lock);
+	pthread_mutex_lock(&sm_thread_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+		if (c->flags & SLAB_NOMAG)
+			continue;
+		struct cpu_cache *cc = mag_tc_slot(&sm_tc, c->id);
+		if (!cc || (!cc->cc_loaded && !cc->cc_ploaded))
+			continue;
+		struct magazine *chain = NULL;
+		mag_slot_take(cc, &chain);
+		struct depot *d = &c->depot;
+		pthread_mutex_lock(&d->d_lock);
+		while (chain) {
+			struct magazine *next = chain->mag_next;
+			if (chain->mag_rounds)
+				depot_push_full(d, chain, chain->mag_rounds);
+			else
+				depot_push_empty(d, chain);
+			chain = next;
+		}
+		pthread_mutex_unlock(&d->d_lock);
+	}
+	mag_thread_unlink_locked(&sm_tc);
+	struct cpu_cache *ext = sm_tc.tc_ext;
+	size_t extn = sm_tc.tc_ext_n;
+	sm_tc.tc_ext = NULL;
+	sm_tc.tc_ext_n = 0;
+	pthread_mutex_unlock(&sm_thread_list_lock);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+	memset(sm_tc.tc_cc, 0, sizeof(sm_tc.tc_cc));
+	if (ext)
+		os_unmap(ext, extn * sizeof(struct cpu_cache));
+}
+
+/* ---- validation ---- */
+
+bool mag_validate(struct kmem_cache *c)
+{
+	bool ok = true;
+	struct depot *d = &c->depot;
+	if (c->flags & SLAB_NOMAG)
+		return true;
+	pthread_mutex_lock(&d->d_lock);
+	uint32_t nf = 0, ne = 0;
+	uint64_t rounds = 0;
+	for (struct magazine *m = d->d_full; m && nf <= d->d_nfull; m = m->mag_next, nf++) {
+		if (m->mag_rounds == 0 || m->mag_rounds > m->mag_size) {
+			sm_dprintf(2, "mag_validate %s: full magazine %p: %u of %u rounds\n",
+			           c->name, (void *)m, m->mag_rounds, m->mag_size);
+			ok = false;
+			continue;
+		}
+		rounds += m->mag_rounds;
+		for (uint32_t i = 0; i < m->mag_rounds; i++) {
+			struct page *pg = sm_virt_to_page(m->mag_round[i]);
+			if (!pg || pg->slab_cache != c || !slab_is_obj_start(c, pg, m->mag_round[i])) {
+				sm_dprintf(2, "mag_validate %s: round %p is not an object\n",
+				           c->name, m->mag_round[i]);
+				ok = false;
+				break;
+			}
+		}
+	}
+	for (struct magazine *m = d->d_empty; m && ne <= d->d_nempty; m = m->mag_next, ne++) {
+		if (m->mag_rounds != 0) {
+			sm_dprintf(2, "mag_validate %s: empty magazine %p holds %u rounds\n",
+			           c->name, (void *)m, m->mag_rounds);
+			ok = false;
+		}
+	}
+	if (nf != d->d_nfull || ne != d->d_nempty || rounds != d->d_rounds ||
+	    d->d_fmin > d->d_nfull || d->d_emin > d->d_nempty) {
+		sm_dprintf(2, "mag_validate %s: depot full %u/%u empty %u/%u rounds %lu/%lu "
+		           "fmin %u emin %u\n", c->name, nf, d->d_nfull, ne, d->d_nempty,
+		           (unsigned long)rounds, (unsigned long)d->d_rounds, d->d_fmin, d->d_emin);
+		ok = false;
+	}
+	if (d->d_magsize > SM_MAG_MAX) {
+		sm_dprintf(2, "mag_validate %s: magazine size %u\n", c->name, d->d_magsize);
+		ok = false;
+	}
+	pthread_mutex_unlock(&d->d_lock);
+	return ok;
+}
+
+/* ---- reclaim, init, fork ---- */
+
+/* sm_reclaim_hook: reap every depot, release every empty slab, and give
+ * free pages to the OS if allowed. Try-locks the cache list, so an
+ * allocation failing inside a destructor run under it cannot deadlock. */
+static size_t mag_reclaim(bool may_call_os)
+{
+	size_t bytes = 0;
+	if (pthread_mutex_trylock(&sm_cache_list_lock) != 0)
+		return may_call_os ? buddy_purge(true) : 0;
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		if (!(c->flags & SLAB_NOMAG))
+			bytes += depot_reap(c, true);
+	/* Second pass: the magazine caches' slabs emptied by the first. */
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		bytes += slab_trim(c, 0);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+	if (may_call_os)
+		bytes += buddy_purge(true);
+	return bytes;
+}
+
+void mag_init(void)
+{
+	for (unsigned int i = 0; i < MAG_NR_SIZES; i++) {
+		char name[SM_CACHE_NAME_MAX] = "kmem_magazine_";
+		size_t n = 14;
+		uint32_t v = mag_sizes[i];
+		char digits[4];
+		size_t k = 0;
+		do {
+			digits[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (k)
+			name[n++] = digits[--k];
+		name[n] = 0;
+		mag_caches[i] = slab_cache_create(name, sizeof(struct magazine) +
+		                                  mag_sizes[i] * sizeof(void *), 0,
+		                                  SLAB_NOMAG, NULL, NULL);
+		if (!mag_caches[i])
+			sm_fatal("slabmalloc: cannot create the magazine cache %s", name);
+	}
+	sm_reclaim_hook = mag_reclaim;
+}
+
+void mag_prefork(void)
+{
+	pthread_mutex_lock(&sm_thread_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_lock(&c->depot.d_lock);
+}
+
+void mag_postfork_parent(void)
+{
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_unlock(&c->depot.d_lock);
+	pthread_mutex_unlock(&sm_thread_list_lock);
+}
+
+void mag_postfork_child(void)
+{
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_init(&c->depot.d_lock, NULL);
+	sm_thread_list = NULL;
+	if (sm_tc.tc_registered) {
+		sm_tc.tc_registered = 0;
+		mag_thread_link_locked(&sm_tc);
+	}
+	pthread_mutex_init(&sm_thread_list_lock, NULL);
+	mag_reaper_started = 0;
+}

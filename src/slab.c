@@ -1,0 +1,1086 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slab.c — the slab layer: kmem caches, slabs, constructed objects, slabinfo.
+ *
+ * 1. Overview. A kmem cache hands out objects of one size. Its memory comes
+ *    in slabs: one buddy block of 2^order pages each, cut into objects. The
+ *    magazine layer (magazine.c) sits on top and serves nearly every
+ *    allocation; this layer is reached in bulk, to refill or flush magazines
+ *    (slab_alloc_bulk/slab_free_bulk), and for the caches without magazines
+ *    (SLAB_NOMAG: the "kmem_cache" cache of cache descriptors and the
+ *    magazine caches).
+ *
+ * 2. Slab layout. For a slab at address base of S = PAGE_SIZE << order bytes:
+ *
+ *      base                base+colour                   bitmap_off      S
+ *      | colour (unused) | obj 0 | obj 1 | ... | obj n-1 | (unused) | bitmap |
+ *
+ *    The free bitmap (one bit per object, set = free) lives at the end of the
+ *    slab, never inside an object: the allocator does not write into objects
+ *    at all (Bonwick's constructed-object caching needs that for caches with
+ *    a constructor; we do it for every cache). The bitmap is also the
+ *    hardened free list: a forged pointer cannot be linked into it, since
+ *    freeing checks the page descriptor (slab of this cache), the object
+ *    index (slab_obj_index: object start, inside the slab) and the bit (set
+ *    already = double free).
+ *
+ * 3. Page descriptors. Every page of a slab has slab_cache = the cache and
+ *    slab_base = the address of object 0, so an object maps to its cache and
+ *    index in O(1) from any of its pages (kfree's fast path reads these).
+ *    The head page (the block's first, found by aligning slab_base down to
+ *    the slab size: buddy blocks are naturally aligned) carries PG_slab and
+ *    the slab's state: inuse, colour, the list it is on and the list links.
+ *
+ * 4. Order. slab_calc_layout() picks, like SLUB's calculate_order(), the
+ *    smallest order whose waste (bytes not in objects, bitmap included) is at
+ *    most 1/8 of the slab while holding at least 8 objects, then relaxes the
+ *    object count (4, 2, 1). Objects up to 4 KiB use orders 0..3; larger ones
+ *    any order up to MAX_ORDER-1; if no order meets the waste bound the
+ *    smallest order holding one object is used. Sizes that do not fit an
+ *    order MAX_ORDER-1 slab are refused.
+ *
+ * 5. Colouring (Bonwick 1994). The leftover bytes of a slab give
+ *    colour_range = leftover / colour_step + 1 colours (colour_step = the
+ *    larger of a cache line and the alignment); successive slabs put object
+ *    0 at offsets 0, step, 2*step, ... cycling, so the objects of different
+ *    slabs do not all compete for the same cache sets.
+ *
+ * 6. Constructors. The constructor runs for every object when its slab is
+ *    created, with SLAB_CTOR_CONSTRUCTOR (| SLAB_CTOR_ATOMIC when the
+ *    allocation may not block); the destructor for every object when the
+ *    slab is released (trim, shrink, reap, destroy), with flags 0. Neither
+ *    runs on alloc/free. Both run with no slab lock held (a constructor may
+ *    allocate from other caches): a new slab is built and constructed
+ *    privately, then linked under the lock; a slab to release is unlinked
+ *    under the lock, then destructed and freed.
+ *
+ * 7. Slab states. Each slab is on one list of its cache:
+ *
+ *      list      inuse               served first
+ *      partial   0 < inuse < objects yes (LIFO: most recently freed into)
+ *      empty     0                   when no partial slab
+ *      full      objects             never
+ *
+ *    A few empty slabs are kept (2, or 1 for slabs of order >= 3, plus 1/8
+ *    of the slabs in use) so a cache that oscillates does not rebuild and
+ *    reconstruct slabs; the rest go back to the buddy allocator at once.
+ *    slab_trim()/slab_shrink() release more on request (reaping, shrink).
+ *
+ * 8. Locks (internal.h ranks): sm_cache_list_lock (2) guards the cache list
+ *    and the id map; slab_lock (5) guards one cache's lists, counts and the
+ *    bitmaps of its slabs. No path holds two slab locks. Non-blocking
+ *    callers (no __GFP_WAIT) only try-lock and fail fast.
+ *
+ * 9. Cache descriptors come from the "kmem_cache" cache, whose own
+ *    descriptor is static (the kernel's bootstrap); nothing here calls
+ *    malloc.
+ *
+ * 10. Fork: slab_prefork takes the list lock, slab_prefork_slabs every slab
+ *    lock (after the depot locks, see slab_internal.h); the parent unlocks;
+ *    the child re-initialises the locks (the state they guard is consistent
+ *    because they were held across fork()).
+ */
+#include "slab_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+pthread_mutex_t sm_cache_list_lock = PTHREAD_MUTEX_INITIALIZER;
+struct kmem_cache *sm_cache_list;
+
+/* The cache of cache descriptors, bootstrapped statically. */
+static struct kmem_cache slab_cache_cache;
+
+/* Cache ids (indices of the per-thread cpu_cache slots), recycled. */
+static uint64_t slab_id_map[SM_CACHE_ID_MAX / 64];
+
+enum { SLAB_LIST_NONE = 0, SLAB_LIST_PARTIAL, SLAB_LIST_FULL, SLAB_LIST_EMPTY };
+
+#define SLAB_MIN_OBJECTS 8
+#define SLAB_SMALL_MAX_ORDER 3          /* objects <= 4 KiB */
+#define SLAB_BITMAP_BYTES(n) ((((size_t)(n) + 63) / 64) * 8)
+
+static inline size_t slab_bytes(const struct kmem_cache *c)
+{
+	return SM_PAGE_SIZE << c->order;
+}
+
+static inline uintptr_t slab_start(const struct kmem_cache *c, const struct page *pg)
+{
+	return SM_ALIGN_DOWN(pg->slab_base, slab_bytes(c));
+}
+
+static inline uint64_t *slab_bitmap(const struct kmem_cache *c, const struct page *head)
+{
+	return (uint64_t *)(slab_start(c, head) + c->bitmap_off);
+}
+
+/* ---- layout ---- */
+
+/* Objects of @size that fit a slab of @bytes together with their bitmap. */
+static size_t slab_fit(size_t bytes, size_t size)
+{
+	size_t n = (bytes * 8) / (size * 8 + 1);
+	while (n > 0 && n * size + SLAB_BITMAP_BYTES(n) > bytes)
+		n--;
+	return n;
+}
+
+/* Stride and alignment of objects of @size bytes with @align (0 = default). */
+static void slab_calc_size(size_t size, size_t align, unsigned long flags,
+                           size_t *stride, size_t *ralign)
+{
+	size_t a = align ? align : sizeof(void *);
+	if (a < sizeof(void *))
+		a = sizeof(void *);
+	if (size >= 16 && a < 16)
+		a = 16;                 /* kmalloc relies on 16-byte alignment */
+	if ((flags & SLAB_HWCACHE_ALIGN) && a < SM_CACHELINE)
+		a = SM_CACHELINE;
+	*ralign = a;
+	*stride = SM_ALIGN_UP(size, a);
+}
+
+/* The order for objects of @stride bytes, or -1 if none holds one. */
+static int slab_calc_order(size_t stride)
+{
+	unsigned int max_order = stride <= SM_PAGE_SIZE ? SLAB_SMALL_MAX_ORDER
+	                                                : SM_MAX_ORDER - 1;
+	for (size_t min = SLAB_MIN_OBJECTS; min >= 1; min /= 2) {
+		for (unsigned int o = 0; o <= max_order; o++) {
+			size_t bytes = SM_PAGE_SIZE << o;
+			size_t n = slab_fit(bytes, stride);
+			if (n < min)
+				continue;
+			if ((bytes - n * stride) * 8 <= bytes)
+				return (int)o;
+		}
+	}
+	for (unsigned int o = 0; o < SM_MAX_ORDER; o++)
+		if (slab_fit(SM_PAGE_SIZE << o, stride) >= 1)
+			return (int)o;
+	return -1;
+}
+
+/* Fill in the geometry of @c for objects of @size/@align. False if the
+ * object cannot fit a slab. */
+static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
+{
+	size_t stride, a;
+	slab_calc_size(size, align, c->flags, &stride, &a);
+	if (stride > UINT32_MAX)
+		return false;
+	int order = slab_calc_order(stride);
+	if (order < 0)
+		return false;
+	size_t bytes = SM_PAGE_SIZE << order;
+	size_t n = slab_fit(bytes, stride);
+
+	c->object_size = (uint32_t)size;
+	c->size = (uint32_t)stride;
+	c->align = (uint32_t)a;
+	c->order = (uint32_t)order;
+	c->objects = (uint32_t)n;
+	c->bitmap_words = (uint32_t)((n + 63) / 64);
+	c->bitmap_off = (uint32_t)(bytes - SLAB_BITMAP_BYTES(n));
+	c->colour_step = (uint32_t)(a > SM_CACHELINE ? a : SM_CACHELINE);
+	c->colour_range = (uint32_t)((c->bitmap_off - n * stride) / c->colour_step + 1);
+	c->colour_next = 0;
+
+	/* slab_obj_index: stride = odd << k; inverse of odd by Newton's
+	 * iteration (x = odd is right to 3 bits; each step doubles them). */
+	uint32_t k = (uint32_t)__builtin_ctzll(stride);
+	uint64_t odd = stride >> k, inv = odd;
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - odd * inv;
+	c->div_inv = inv;
+	c->div_shift = k;
+	c->div_limit = n - 1;
+	return true;
+}
+
+/* True when an object of @size/@align could be cached (kmem_cache_create's
+ * validation of user input). */
+static bool slab_size_ok(size_t size, size_t align, unsigned long flags)
+{
+	size_t stride, a;
+	if (size == 0 || size > (SM_PAGE_SIZE << (SM_MAX_ORDER - 1)))
+		return false;
+	slab_calc_size(size, align, flags, &stride, &a);
+	return slab_calc_order(stride) >= 0;
+}
+
+/* ---- slab lists (slab_lock held) ---- */
+
+static struct page **slab_list_head(struct kmem_cache *c, uint32_t list)
+{
+	switch (list) {
+	case SLAB_LIST_PARTIAL: return &c->partial;
+	case SLAB_LIST_FULL:    return &c->full;
+	default:                return &c->empty;
+	}
+}
+
+static void slab_list_del(struct kmem_cache *c, struct page *pg)
+{
+	struct page **head = slab_list_head(c, pg->slab.list);
+	if (pg->slab.prev)
+		pg->slab.prev->slab.next = pg->slab.next;
+	else
+		*head = pg->slab.next;
+	if (pg->slab.next)
+		pg->slab.next->slab.prev = pg->slab.prev;
+	if (pg->slab.list == SLAB_LIST_EMPTY)
+		c->nr_empty--;
+	else if (pg->slab.list == SLAB_LIST_PARTIAL)
+		c->nr_partial--;
+	pg->slab.next = pg->slab.prev = NULL;
+	pg->slab.list = SLAB_LIST_NONE;
+}
+
+static void slab_list_add(struct kmem_cache *c, struct page *pg, uint32_t list)
+{
+	struct page **head = slab_list_head(c, list);
+	pg->slab.prev = NULL;
+	pg->slab.next = *head;
+	if (*head)
+		(*head)->slab.prev = pg;
+	*head = pg;
+	pg->slab.list = list;
+	if (list == SLAB_LIST_EMPTY)
+		c->nr_empty++;
+	else if (list == SLAB_LIST_PARTIAL)
+		c->nr_partial++;
+}
+
+static inline uint32_t slab_state(const struct kmem_cache *c, const struct page *pg)
+{
+	if (pg->slab.inuse == 0)
+		return SLAB_LIST_EMPTY;
+	return pg->slab.inuse == c->objects ? SLAB_LIST_FULL : SLAB_LIST_PARTIAL;
+}
+
+/* Move @pg to the list its inuse count calls for. */
+static inline void slab_relist(struct kmem_cache *c, struct page *pg)
+{
+	uint32_t want = slab_state(c, pg);
+	if (pg->slab.list == want && want != SLAB_LIST_PARTIAL)
+		return;
+	if (pg->slab.list == want && c->partial == pg)
+		return;
+	slab_list_del(c, pg);
+	slab_list_add(c, pg, want);
+}
+
+static bool slab_lock_gfp(struct kmem_cache *c, gfp_t gfp)
+{
+	if (gfp & __GFP_WAIT) {
+		pthread_mutex_lock(&c->slab_lock);
+		return true;
+	}
+	return pthread_mutex_trylock(&c->slab_lock) == 0;
+}
+
+/* ---- slab creation and release (no lock held) ---- */
+
+static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
+{
+	gfp_t bg = gfp & ~__GFP_ZERO;
+	if (c->flags & SLAB_CACHE_DMA)
+		bg |= __GFP_DMA;
+	struct page *pg = buddy_alloc(bg, c->order);
+	if (!pg)
+		return NULL;
+	uintptr_t base = (uintptr_t)sm_page_to_virt(pg);
+	sm_assert((base & (slab_bytes(c) - 1)) == 0);
+	uint32_t colour = __atomic_fetch_add(&c->colour_next, 1, __ATOMIC_RELAXED) %
+	                  c->colour_range * c->colour_step;
+	uintptr_t obj0 = base + colour;
+	size_t npages = (size_t)1 << c->order;
+
+	for (size_t i = 0; i < npages; i++) {
+		pg[i].slab_cache = c;
+		pg[i].slab_base = obj0;
+	}
+	pg->flags |= PG_slab;
+	pg->slab.next = pg->slab.prev = NULL;
+	pg->slab.inuse = 0;
+	pg->slab.colour = colour;
+	pg->slab.list = SLAB_LIST_NONE;
+
+	uint64_t *bm = (uint64_t *)(base + c->bitmap_off);
+	for (uint32_t w = 0; w < c->bitmap_words; w++)
+		bm[w] = ~(uint64_t)0;
+	if (c->objects % 64)
+		bm[c->bitmap_words - 1] = ((uint64_t)1 << (c->objects % 64)) - 1;
+
+	if (c->ctor) {
+		unsigned long fl = SLAB_CTOR_CONSTRUCTOR |
+		                   ((gfp & __GFP_WAIT) ? 0 : SLAB_CTOR_ATOMIC);
+		for (uint32_t i = 0; i < c->objects; i++)
+			c->ctor((void *)(obj0 + (size_t)i * c->size), c, fl);
+	}
+	return pg;
+}
+
+/* Destruct the objects of an unlinked empty slab and give it back. */
+static void slab_release(struct kmem_cache *c, struct page *pg)
+{
+	uintptr_t obj0 = pg->slab_base;
+	size_t npages = (size_t)1 << c->order;
+	if (c->dtor)
+		for (uint32_t i = 0; i < c->objects; i++)
+			c->dtor((void *)(obj0 + (size_t)i * c->size), c, 0);
+	pg->flags &= ~(uint32_t)PG_slab;
+	pg->slab.next = pg->slab.prev = NULL;
+	pg->slab.inuse = pg->slab.colour = pg->slab.list = 0;
+	for (size_t i = 0; i < npages; i++) {
+		pg[i].slab_cache = NULL;
+		pg[i].slab_base = 0;
+	}
+	buddy_free(pg, c->order, "slab_release");
+}
+
+static void slab_release_chain(struct kmem_cache *c, struct page *chain)
+{
+	while (chain) {
+		struct page *next = chain->slab.next;
+		slab_release(c, chain);
+		chain = next;
+	}
+}
+
+/* Unlink empty slabs beyond @keep into a chain (slab_lock held). */
+static struct page *slab_take_empty_locked(struct kmem_cache *c, unsigned long keep,
+                                           size_t *bytes)
+{
+	struct page *chain = NULL;
+	while (c->nr_empty > keep) {
+		struct page *pg = c->empty;
+		slab_list_del(c, pg);
+		c->nr_slabs--;
+		pg->slab.next = chain;
+		chain = pg;
+		*bytes += slab_bytes(c);
+	}
+	return chain;
+}
+
+/* Empty slabs kept after a free: enough to absorb oscillation. */
+static inline unsigned long slab_keep_empty(const struct kmem_cache *c)
+{
+	unsigned long base = c->order >= 3 ? 1 : 2;
+	return base + (c->nr_slabs - c->nr_empty) / 8;
+}
+
+size_t slab_trim(struct kmem_cache *c, unsigned long keep)
+{
+	size_t bytes = 0;
+	pthread_mutex_lock(&c->slab_lock);
+	struct page *chain = slab_take_empty_locked(c, keep, &bytes);
+	pthread_mutex_unlock(&c->slab_lock);
+	slab_release_chain(c, chain);
+	return bytes;
+}
+
+size_t slab_shrink(struct kmem_cache *c)
+{
+	return slab_trim(c, 0);
+}
+
+/* ---- allocation and free in bulk ---- */
+
+/* Take up to @n free objects out of the partial and empty slabs. */
+static unsigned int slab_take_locked(struct kmem_cache *c, void **objs, unsigned int n)
+{
+	unsigned int got = 0;
+	while (got < n) {
+		struct page *pg = c->partial ? c->partial : c->empty;
+		if (!pg)
+			break;
+		uint64_t *bm = slab_bitmap(c, pg);
+		uintptr_t obj0 = pg->slab_base;
+		unsigned int taken = 0;
+		for (uint32_t w = 0; w < c->bitmap_words && got < n; w++) {
+			uint64_t x = bm[w];
+			if (!x)
+				continue;
+			while (x && got < n) {
+				unsigned int b = (unsigned int)__builtin_ctzll(x);
+				x &= x - 1;
+				objs[got++] = (void *)(obj0 + ((size_t)w * 64 + b) * c->size);
+				taken++;
+			}
+			bm[w] = x;
+		}
+		sm_assert(taken > 0);
+		pg->slab.inuse += taken;
+		slab_relist(c, pg);
+	}
+	c->active_objs += got;
+	return got;
+}
+
+unsigned int slab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, void **objs, unsigned int n)
+{
+	unsigned int got = 0;
+	if (n == 0)
+		return 0;
+	if (!slab_lock_gfp(c, gfp))
+		return 0;
+	for (;;) {
+		got += slab_take_locked(c, objs + got, n - got);
+		pthread_mutex_unlock(&c->slab_lock);
+		if (got == n)
+			return got;
+		struct page *pg = slab_new(c, gfp);
+		if (!pg)
+			return got;
+		if (!slab_lock_gfp(c, gfp)) {
+			slab_release(c, pg);
+			return got;
+		}
+		c->nr_slabs++;
+		slab_list_add(c, pg, SLAB_LIST_EMPTY);
+	}
+}
+
+void *slab_alloc_one(struct kmem_cache *c, gfp_t gfp)
+{
+	void *p;
+	return slab_alloc_bulk(c, gfp, &p, 1) ? p : NULL;
+}
+
+/* Diagnose a pointer that failed the object checks of @c, then abort. */
+SM_COLD SM_NORETURN
+static void slab_bad_free(const struct kmem_cache *c, const void *p, const char *caller)
+{
+	struct page *pg = sm_virt_to_page(p);
+	if (!pg)
+		slab_bug(c, "%s(): invalid pointer %p (not in the heap)", caller, p);
+	const struct kmem_cache *o = pg->slab_cache;
+	if (!o)
+		slab_bug(c, "%s(): invalid pointer %p (not a slab object)", caller, p);
+	if (o != c)
+		slab_bug(c, "%s(): object %p belongs to cache %s", caller, p, o->name);
+	slab_bug(c, "%s(): %p is not the start of an object (slab %p)", caller, p,
+	         (void *)slab_start(c, pg));
+}
+
+/* The head page of the slab holding object @p of @c; aborts on bad input. */
+static inline struct page *slab_obj_head(const struct kmem_cache *c, const void *p,
+                                         uint64_t *idx, const char *caller)
+{
+	struct page *pg = sm_virt_to_page(p);
+	if (unlikely(!pg) || unlikely(pg->slab_cache != c))
+		slab_bad_free(c, p, caller);
+	uint64_t i = slab_obj_index(c, pg, p);
+	if (unlikely(i > c->div_limit))
+		slab_bad_free(c, p, caller);
+	*idx = i;
+	uintptr_t start = slab_start(c, pg);
+	struct page *head = pg - (((uintptr_t)p - start) >> SM_PAGE_SHIFT);
+	if (unlikely(!(head->flags & PG_slab)) || unlikely(head->slab_cache != c))
+		slab_bug(c, "%s(): slab %p of object %p is corrupted", caller, (void *)start, p);
+	return head;
+}
+
+void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
+{
+	size_t bytes = 0;
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&c->slab_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t idx;
+		struct page *head = slab_obj_head(c, objs[i], &idx, "kmem_cache_free");
+		uint64_t *bm = slab_bitmap(c, head);
+		uint64_t bit = (uint64_t)1 << (idx % 64);
+		if (unlikely(bm[idx / 64] & bit) || unlikely(head->slab.inuse == 0))
+			slab_bug(c, "double free or corruption of object %p (slab %p)",
+			         objs[i], (void *)slab_start(c, head));
+		bm[idx / 64] |= bit;
+		head->slab.inuse--;
+		slab_relist(c, head);
+	}
+	c->active_objs -= n;
+	struct page *chain = NULL;
+	if (c->nr_empty > slab_keep_empty(c))
+		chain = slab_take_empty_locked(c, slab_keep_empty(c), &bytes);
+	pthread_mutex_unlock(&c->slab_lock);
+	slab_release_chain(c, chain);
+}
+
+/* ---- caches ---- */
+
+static void slab_cache_init_fields(struct kmem_cache *c, const char *name,
+                                   unsigned long flags, kmem_cache_ctor_t ctor,
+                                   kmem_cache_ctor_t dtor)
+{
+	size_t i;
+	for (i = 0; i + 1 < SM_CACHE_NAME_MAX && name[i]; i++)
+		c->name[i] = name[i];
+	c->name[i] = 0;
+	c->flags = flags;
+	c->ctor = ctor;
+	c->dtor = dtor;
+	c->id = SM_CACHE_NO_ID;
+	pthread_mutex_init(&c->slab_lock, NULL);
+	pthread_mutex_init(&c->depot.d_lock, NULL);
+	c->partial = c->full = c->empty = NULL;
+	c->nr_slabs = c->nr_empty = c->nr_partial = 0;
+	c->active_objs = 0;
+}
+
+/* Link @c on the cache list (and give it an id unless SLAB_NOMAG); list
+ * lock held. False when the ids are exhausted. */
+static bool slab_cache_link_locked(struct kmem_cache *c)
+{
+	/* The SM_TC_NONE slot is never a cache's (see slab_internal.h). */
+	slab_id_map[SM_TC_NONE / 64] |= (uint64_t)1 << (SM_TC_NONE % 64);
+	c->cc_off = (uint32_t)offsetof(struct thread_cache, tc_cc[SM_TC_NONE]);
+	if (!(c->flags & SLAB_NOMAG)) {
+		uint32_t id = SM_CACHE_NO_ID;
+		for (size_t w = 0; w < SM_ARRAY_SIZE(slab_id_map); w++) {
+			if (slab_id_map[w] != ~(uint64_t)0) {
+				unsigned int b = (unsigned int)__builtin_ctzll(~slab_id_map[w]);
+				slab_id_map[w] |= (uint64_t)1 << b;
+				id = (uint32_t)(w * 64 + b);
+				break;
+			}
+		}
+		if (id == SM_CACHE_NO_ID)
+			return false;
+		c->id = id;
+		if (id < SM_TC_INLINE)
+			c->cc_off = (uint32_t)offsetof(struct thread_cache, tc_cc[id]);
+	}
+	/* Append, so list order is creation order (internal caches first). */
+	c->next = NULL;
+	c->prev = NULL;
+	if (!sm_cache_list) {
+		sm_cache_list = c;
+	} else {
+		struct kmem_cache *t = sm_cache_list;
+		while (t->next)
+			t = t->next;
+		t->next = c;
+		c->prev = t;
+	}
+	return true;
+}
+
+static void slab_cache_unlink_locked(struct kmem_cache *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		sm_cache_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	if (c->id != SM_CACHE_NO_ID)
+		slab_id_map[c->id / 64] &= ~((uint64_t)1 << (c->id % 64));
+}
+
+/* Magazine capacity a new cache starts with (magazine.c adapts it). */
+static uint32_t slab_initial_magsize(size_t size)
+{
+	if (size <= 128)
+		return 62;
+	if (size <= 512)
+		return 30;
+	if (size <= 2048)
+		return 14;
+	return 6;
+}
+
+struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align,
+                                     unsigned long flags, kmem_cache_ctor_t ctor,
+                                     kmem_cache_ctor_t dtor)
+{
+	struct kmem_cache *c = slab_alloc_one(&slab_cache_cache, GFP_KERNEL);
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	slab_cache_init_fields(c, name, flags, ctor, dtor);
+	if (!slab_calc_layout(c, size, align)) {
+		slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
+		errno = EINVAL;
+		return NULL;
+	}
+	uint32_t ms = slab_initial_magsize(c->size);
+	c->depot.d_magsize = ms;
+	c->depot.d_magsize_max = SM_MAG_MAX;
+	c->depot.d_reap_ns = os_now_ns();
+
+	pthread_mutex_lock(&sm_cache_list_lock);
+	bool ok = slab_cache_link_locked(c);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+	if (!ok) {
+		slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+void slab_init(void)
+{
+	struct kmem_cache *c = &slab_cache_cache;
+	slab_cache_init_fields(c, "kmem_cache", SLAB_NOMAG | SLAB_HWCACHE_ALIGN, NULL, NULL);
+	if (!slab_calc_layout(c, sizeof(struct kmem_cache), 0))
+		sm_fatal("slabmalloc: cannot lay out the kmem_cache cache");
+	pthread_mutex_lock(&sm_cache_list_lock);
+	slab_cache_link_locked(c);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+void slab_for_each_cache(void (*fn)(struct kmem_cache *, void *), void *arg)
+{
+	pthread_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		fn(c, arg);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+/* ---- validation ---- */
+
+static bool slab_validate_slab(struct kmem_cache *c, struct page *pg, uint32_t list,
+                               unsigned long *inuse_sum)
+{
+	bool ok = true;
+	uintptr_t start = (uintptr_t)sm_page_to_virt(pg);
+	size_t npages = (size_t)1 << c->order;
+#define BAD(...) do { sm_dprintf(2, __VA_ARGS__); ok = false; } while (0)
+	if (!(pg->flags & PG_slab))
+		BAD("slab_validate %s: slab %p without PG_slab\n", c->name, (void *)start);
+	if (pg->slab.list != list)
+		BAD("slab_validate %s: slab %p on list %u says %u\n", c->name, (void *)start,
+		    list, pg->slab.list);
+	if (start & (slab_bytes(c) - 1))
+		BAD("slab_validate %s: slab %p misaligned\n", c->name, (void *)start);
+	if (pg->slab.colour % c->colour_step ||
+	    pg->slab.colour / c->colour_step >= c->colour_range)
+		BAD("slab_validate %s: slab %p colour %u out of range\n", c->name,
+		    (void *)start, pg->slab.colour);
+	if (pg->slab.colour + (size_t)c->objects * c->size > c->bitmap_off)
+		BAD("slab_validate %s: slab %p objects overlap the bitmap\n", c->name,
+		    (void *)start);
+	for (size_t i = 0; i < npages; i++) {
+		if (pg[i].slab_cache != c || pg[i].slab_base != start + pg->slab.colour) {
+			BAD("slab_validate %s: page %lu of slab %p: cache %p base %lx\n",
+			    c->name, (unsigned long)i, (void *)start, (void *)pg[i].slab_cache,
+			    (unsigned long)pg[i].slab_base);
+			break;
+		}
+	}
+	if (sm_virt_to_page((void *)start) != pg)
+		BAD("slab_validate %s: slab %p: descriptor mismatch\n", c->name, (void *)start);
+	uint64_t *bm = (uint64_t *)(start + c->bitmap_off);
+	unsigned long nfree = 0;
+	for (uint32_t w = 0; w < c->bitmap_words; w++)
+		nfree += (unsigned long)__builtin_popcountll(bm[w]);
+	if (c->objects % 64 &&
+	    bm[c->bitmap_words - 1] >> (c->objects % 64))
+		BAD("slab_validate %s: slab %p: bits set beyond the last object\n", c->name,
+		    (void *)start);
+	if (nfree + pg->slab.inuse != c->objects)
+		BAD("slab_validate %s: slab %p: inuse %u but %lu free bits of %u\n", c->name,
+		    (void *)start, pg->slab.inuse, nfree, c->objects);
+	if (slab_state(c, pg) != list)
+		BAD("slab_validate %s: slab %p with inuse %u on list %u\n", c->name,
+		    (void *)start, pg->slab.inuse, list);
+	*inuse_sum += pg->slab.inuse;
+#undef BAD
+	return ok;
+}
+
+bool slab_validate(struct kmem_cache *c)
+{
+	bool ok = true;
+	unsigned long count[4] = { 0 }, inuse = 0;
+	const unsigned long limit = 1ul << 40;
+
+	pthread_mutex_lock(&c->slab_lock);
+	for (uint32_t list = SLAB_LIST_PARTIAL; list <= SLAB_LIST_EMPTY; list++) {
+		struct page *prev = NULL;
+		for (struct page *pg = *slab_list_head(c, list); pg; pg = pg->slab.next) {
+			if (pg->slab.prev != prev) {
+				sm_dprintf(2, "slab_validate %s: broken back link on list %u\n",
+				           c->name, list);
+				ok = false;
+			}
+			if (!slab_validate_slab(c, pg, list, &inuse))
+				ok = false;
+			prev = pg;
+			if (++count[list] > limit) {
+				sm_dprintf(2, "slab_validate %s: cycle on list %u\n", c->name, list);
+				ok = false;
+				break;
+			}
+		}
+	}
+	if (count[SLAB_LIST_PARTIAL] != c->nr_partial || count[SLAB_LIST_EMPTY] != c->nr_empty ||
+	    count[1] + count[2] + count[3] != c->nr_slabs) {
+		sm_dprintf(2, "slab_validate %s: counts partial %lu/%lu empty %lu/%lu slabs %lu/%lu\n",
+		           c->name, count[1], c->nr_partial, count[3], c->nr_empty,
+		           count[1] + count[2] + count[3], c->nr_slabs);
+		ok = false;
+	}
+	if (inuse != c->active_objs) {
+		sm_dprintf(2, "slab_validate %s: active_objs %lu but slabs hold %lu\n",
+		           c->name, c->active_objs, inuse);
+		ok = false;
+	}
+	if (c->objects == 0 || c->size < c->object_size || c->size % c->align ||
+	    (size_t)c->objects * c->size + SLAB_BITMAP_BYTES(c->objects) > slab_bytes(c)) {
+		sm_dprintf(2, "slab_validate %s: bad geometry\n", c->name);
+		ok = false;
+	}
+	pthread_mutex_unlock(&c->slab_lock);
+	return ok;
+}
+
+/* ---- slabinfo ---- */
+
+void slab_print_slabinfo(FILE *out)
+{
+	fprintf(out, "slabinfo - version: 2.1\n");
+	fprintf(out, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
+	             "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
+	             "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+	pthread_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+		unsigned long cached = 0, avail = 0;
+		unsigned int limit = 0, batch = 0, factor = 0;
+		if (!(c->flags & SLAB_NOMAG)) {
+			cached = mag_count_cached(c);
+			pthread_mutex_lock(&c->depot.d_lock);
+			limit = c->depot.d_magsize;
+			batch = (limit + 1) / 2;
+			factor = mag_size_limit(c);
+			avail = (unsigned long)c->depot.d_rounds;
+			pthread_mutex_unlock(&c->depot.d_lock);
+		}
+		pthread_mutex_lock(&c->slab_lock);
+		unsigned long active = c->active_objs;
+		unsigned long slabs = c->nr_slabs, empty = c->nr_empty;
+		pthread_mutex_unlock(&c->slab_lock);
+		active = active > cached ? active - cached : 0;
+		fprintf(out, "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : "
+		             "slabdata %6lu %6lu %6lu\n",
+		        c->name, active, slabs * c->objects, c->size, c->objects,
+		        1 << c->order, limit, batch, factor, slabs - empty, slabs, avail);
+	}
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+/* ---- fork ---- */
+
+void slab_prefork(void)
+{
+	pthread_mutex_lock(&sm_cache_list_lock);
+}
+
+void slab_prefork_slabs(void)
+{
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_lock(&c->slab_lock);
+}
+
+void slab_postfork_parent_slabs(void)
+{
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_unlock(&c->slab_lock);
+}
+
+void slab_postfork_parent(void)
+{
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+void slab_postfork_child(void)
+{
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		pthread_mutex_init(&c->slab_lock, NULL);
+	pthread_mutex_init(&sm_cache_list_lock, NULL);
+}
+
+/* ---- the kmem_cache API ---- */
+
+/**
+ * slabmalloc_kmem_cache_create - create a cache of objects of one size
+ * @name: shown in slabinfo and error messages (copied, truncated to 31 bytes)
+ * @size: object size in bytes (1 .. what fits a 4 MiB slab)
+ * @align: alignment, a power of two up to PAGE_SIZE, or 0 for the default
+ * @flags: SLAB_* cache flags
+ * @ctor: run on every object when its slab is created, or NULL
+ * @dtor: run on every object when its slab is released, or NULL
+ *
+ * CONTEXT: may block; not from a constructor or destructor.
+ * RETURNS: the cache, or NULL with errno EINVAL (bad argument) or ENOMEM.
+ * With SLAB_PANIC a failure aborts with a message instead.
+ */
+SM_EXPORT kmem_cache_t *slabmalloc_kmem_cache_create(const char *name, size_t size,
+                                                     size_t align, unsigned long flags,
+                                                     kmem_cache_ctor_t ctor,
+                                                     kmem_cache_ctor_t dtor)
+{
+	const char *why = NULL;
+	flags &= SLAB_USER_FLAGS;
+	if (!name)
+		why = "NULL name";
+	else if (size == 0)
+		why = "size 0";
+	else if (align & (align - 1))
+		why = "alignment not a power of two";
+	else if (align > SM_PAGE_SIZE)
+		why = "alignment larger than a page";
+	else if (!slab_size_ok(size, align, flags))
+		why = "size too large for a slab";
+	if (why) {
+		if (flags & SLAB_PANIC)
+			sm_fatal("slabmalloc: kmem_cache_create(%s, %zu, %zu): %s",
+			         name ? name : "(null)", size, align, why);
+		errno = EINVAL;
+		return NULL;
+	}
+	sm_ensure_init();
+	struct kmem_cache *c = slab_cache_create(name, size, align, flags, ctor, dtor);
+	if (!c && (flags & SLAB_PANIC))
+		sm_fatal("slabmalloc: kmem_cache_create(%s, %zu, %zu): out of memory",
+		         name, size, align);
+	return c;
+}
+
+/**
+ * slabmalloc_kmem_cache_destroy - destroy a cache
+ * @c: the cache, or NULL (nothing to do)
+ *
+ * Objects free in magazines (of any thread, running or not) and in the depot
+ * are not allocated: they are counted, and if every object of the cache is
+ * one of them, flushed back to the slabs; then every slab is released
+ * (destructors run) and the cache is freed. A correct program does not use a
+ * cache while destroying it, and any thread still using it would hold an
+ * allocated object, so the other threads' magazines can be flushed from here.
+ *
+ * CONTEXT: may block.
+ * RETURNS: 0, or -EBUSY if objects are still allocated (then nothing has been
+ * freed and the cache stays fully usable).
+ */
+SM_EXPORT int slabmalloc_kmem_cache_destroy(kmem_cache_t *c)
+{
+	if (!c)
+		return 0;
+	if (c->flags & SLAB_NOMAG)
+		return -EBUSY;          /* internal caches are never destroyed */
+
+	pthread_mutex_lock(&sm_cache_list_lock);
+	unsigned long cached = mag_count_cached(c);
+	pthread_mutex_lock(&c->slab_lock);
+	unsigned long active = c->active_objs;
+	pthread_mutex_unlock(&c->slab_lock);
+	if (active > cached) {
+		pthread_mutex_unlock(&sm_cache_list_lock);
+		return -EBUSY;
+	}
+	mag_flush_all(c);
+	slab_cache_unlink_locked(c);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+
+	pthread_mutex_lock(&c->slab_lock);
+	if (c->active_objs != 0 || c->partial || c->full)
+		slab_bug(c, "kmem_cache_destroy(): objects allocated while destroying");
+	struct page *chain = NULL;
+	size_t bytes = 0;
+	chain = slab_take_empty_locked(c, 0, &bytes);
+	pthread_mutex_unlock(&c->slab_lock);
+	slab_release_chain(c, chain);
+	pthread_mutex_destroy(&c->slab_lock);
+	pthread_mutex_destroy(&c->depot.d_lock);
+	slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
+	return 0;
+}
+
+/* The slow path of kmem_cache_alloc: the magazine layer's, retried as the
+ * GFP flags say (__GFP_NOFAIL never returns NULL). */
+SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
+{
+	unsigned int attempt = 0;
+	for (;;) {
+		void *p = mag_alloc_slow(c, gfp);
+		if (likely(p != NULL))
+			return p;
+		if (!gfp_retry(gfp, &attempt, "kmem_cache_alloc", c->object_size))
+			return NULL;
+	}
+}
+
+/* Fault injection and __GFP_ZERO: the rare cases, out of line. */
+SM_NOINLINE static void *kmem_cache_alloc_special(struct kmem_cache *c, gfp_t gfp)
+{
+	if (sm_fault_active && !(gfp & __GFP_NOFAIL) &&
+	    should_failslab(c->name, c->object_size, gfp))
+		return NULL;
+	struct cpu_cache *cc = mag_cc_fast(c);
+	uint32_t r = cc->cc_rounds;
+	void *p;
+	if (likely(r != 0)) {
+		cc->cc_rounds = r - 1;
+		p = cc->cc_loaded->mag_round[r - 1];
+	} else {
+		p = kmem_cache_alloc_slow(c, gfp);
+	}
+	if (p && (gfp & __GFP_ZERO))
+		memset(p, 0, c->object_size);
+	return p;
+}
+
+/**
+ * slabmalloc_kmem_cache_alloc - allocate an object
+ * @c: the cache
+ * @gfp: GFP flags (GFP_KERNEL, GFP_ATOMIC, __GFP_ZERO, __GFP_NOFAIL, ...)
+ *
+ * CONTEXT: any; GFP_ATOMIC never blocks.
+ * RETURNS: an object in constructed state (zeroed with __GFP_ZERO), or NULL.
+ */
+SM_EXPORT void *slabmalloc_kmem_cache_alloc(kmem_cache_t *c, gfp_t gfp)
+{
+	if (unlikely(gfp & __GFP_ZERO) || unlikely(sm_fault_active))
+		return kmem_cache_alloc_special(c, gfp);
+	/* mag_alloc's fast path, with a slow path that retries per @gfp. */
+	struct cpu_cache *cc = mag_cc_fast(c);
+	uint32_t r = cc->cc_rounds;
+	if (likely(r != 0)) {
+		cc->cc_rounds = r - 1;
+		return cc->cc_loaded->mag_round[r - 1];
+	}
+	return kmem_cache_alloc_slow(c, gfp);
+}
+
+/**
+ * slabmalloc_kmem_cache_zalloc - allocate a zeroed object
+ * CONTEXT: as kmem_cache_alloc.
+ * RETURNS: the object, or NULL.
+ */
+SM_EXPORT void *slabmalloc_kmem_cache_zalloc(kmem_cache_t *c, gfp_t gfp)
+{
+	return kmem_cache_alloc_special(c, gfp | __GFP_ZERO);
+}
+
+/* kmem_cache_free of anything but an object of ZONE_NORMAL: objects of
+ * SLAB_CACHE_DMA caches, NULL, and bad input. */
+SM_NOINLINE static void kmem_cache_free_other(struct kmem_cache *c, const void *obj)
+{
+	struct page *pg = sm_virt_to_page(obj);
+	if (pg && pg->slab_cache == c && slab_is_obj_start(c, pg, obj)) {
+		mag_free(c, (void *)obj);
+		return;
+	}
+	if (!obj)
+		return;
+	slab_bad_free(c, obj, "kmem_cache_free");
+}
+
+/**
+ * slabmalloc_kmem_cache_free - give an object back to its cache
+ * @c: the cache it was allocated from
+ * @obj: the object, or NULL (nothing to do)
+ *
+ * A pointer that is not an object of @c (not in the heap, not a slab, another
+ * cache's object, not an object start) stops the program with a one-line
+ * "BUG <cache>: ..." message; a double free is caught at the latest when the
+ * object returns to its slab.
+ *
+ * CONTEXT: any.
+ */
+SM_EXPORT void slabmalloc_kmem_cache_free(kmem_cache_t *c, const void *obj)
+{
+	/* sm_virt_to_page for ZONE_NORMAL, where the result is never NULL. */
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = (uintptr_t)obj - z->zone_base;
+	if (likely(off < SM_READ_ONCE(z->zone_limit))) {
+		const struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
+		if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, obj))) {
+			mag_free(c, (void *)obj);
+			return;
+		}
+	}
+	kmem_cache_free_other(c, obj);
+}
+
+/**
+ * slabmalloc_kmem_cache_alloc_bulk - allocate @nr objects into @p
+ * CONTEXT: as kmem_cache_alloc.
+ * RETURNS: @nr, or 0 (all or nothing: on failure nothing stays allocated).
+ */
+SM_EXPORT int slabmalloc_kmem_cache_alloc_bulk(kmem_cache_t *c, gfp_t gfp, size_t nr, void **p)
+{
+	size_t i;
+	if (nr > INT32_MAX)
+		return 0;
+	for (i = 0; i < nr; i++) {
+		p[i] = slabmalloc_kmem_cache_alloc(c, gfp);
+		if (!p[i]) {
+			while (i--)
+				mag_free(c, p[i]);
+			return 0;
+		}
+	}
+	return (int)nr;
+}
+
+/**
+ * slabmalloc_kmem_cache_free_bulk - free @nr objects of @c
+ * CONTEXT: any.
+ */
+SM_EXPORT void slabmalloc_kmem_cache_free_bulk(kmem_cache_t *c, size_t nr, void **p)
+{
+	for (size_t i = 0; i < nr; i++)
+		slabmalloc_kmem_cache_free(c, p[i]);
+}
+
+/**
+ * slabmalloc_kmem_cache_shrink - give idle memory of @c back to the page layer
+ *
+ * Reaps every magazine of the depot and releases every empty slab
+ * (destructors run). The magazines loaded in threads are left alone.
+ *
+ * CONTEXT: may block.
+ * RETURNS: 0 if the cache holds no slab any more, 1 otherwise.
+ */
+SM_EXPORT int slabmalloc_kmem_cache_shrink(kmem_cache_t *c)
+{
+	if (!(c->flags & SLAB_NOMAG))
+		depot_reap(c, true);
+	slab_shrink(c);
+	pthread_mutex_lock(&c->slab_lock);
+	int busy = c->nr_slabs != 0;
+	pthread_mutex_unlock(&c->slab_lock);
+	return busy;
+}
+
+/** slabmalloc_kmem_cache_size - RETURNS: the object size asked for at creation. */
+SM_EXPORT unsigned int slabmalloc_kmem_cache_size(kmem_cache_t *c)
+{
+	return c->object_size;
+}
+
+/** slabmalloc_kmem_cache_name - RETURNS: the cache's name. */
+SM_EXPORT const char *slabmalloc_kmem_cache_name(kmem_cache_t *c)
+{
+	return c->name;
+}
+
+/**
+ * slabmalloc_slabinfo - write /proc/slabinfo (version 2.1) for every cache
+ * CONTEXT: may block; takes the cache-list lock.
+ */
+SM_EXPORT void slabmalloc_slabinfo(FILE *out)
+{
+	sm_ensure_init();
+	slab_print_slabinfo(out);
+}
