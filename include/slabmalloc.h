@@ -31,6 +31,9 @@ void slabmalloc_meminfo(FILE *out);
  * RETURNS: 0, or -1 with errno EINVAL and a message on stderr for a bad
  * string; nothing is applied from a string with an error. */
 int slabmalloc_config(const char *options);
+/* Fault injection (fail_slab=, fail_page_alloc=): the active specs and the
+ * calls seen / failures injected since each was set (docs/fault-injection.md). */
+void slabmalloc_fault_stats(FILE *out);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,8 @@ static size_t fmt_u(char *b, unsigned long long v, unsigned base)
 	return n;
 }
 
+/* printf subset: flags '-' and '0', a width, length l/ll/z, and the
+ * conversions s c d u x p %. */
 static size_t sm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	size_t n = 0;
@@ -62,6 +64,18 @@ static size_t sm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 			continue;
 		}
 		f++;
+		bool left = false, zero = false;
+		for (;; f++) {
+			if (*f == '-')
+				left = true;
+			else if (*f == '0')
+				zero = true;
+			else
+				break;
+		}
+		size_t width = 0;
+		while (*f >= '0' && *f <= '9')
+			width = width * 10 + (size_t)(*f++ - '0');
 		int lng = 0;
 		while (*f == 'l') {
 			lng++;
@@ -71,25 +85,28 @@ static size_t sm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 			lng = 1;
 			f++;
 		}
-		char num[24];
+		char num[32];
+		const char *str = num;
 		size_t k = 0;
 		switch (*f) {
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-			for (s = s ? s : "(null)"; *s; s++)
-				PUT(*s);
-			continue;
-		}
+		case 's':
+			str = va_arg(ap, const char *);
+			if (!str)
+				str = "(null)";
+			k = strlen(str);
+			break;
 		case 'c':
-			PUT((char)va_arg(ap, int));
-			continue;
+			num[0] = (char)va_arg(ap, int);
+			k = 1;
+			break;
 		case 'd': {
 			long long v = lng ? va_arg(ap, long) : va_arg(ap, int);
+			unsigned long long u = (unsigned long long)v;
 			if (v < 0) {
-				PUT('-');
-				v = -v;
+				num[k++] = '-';
+				u = -u;
 			}
-			k = fmt_u(num, (unsigned long long)v, 10);
+			k += fmt_u(num + k, u, 10);
 			break;
 		}
 		case 'u':
@@ -99,9 +116,9 @@ static size_t sm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 			k = fmt_u(num, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16);
 			break;
 		case 'p':
-			PUT('0');
-			PUT('x');
-			k = fmt_u(num, (uintptr_t)va_arg(ap, void *), 16);
+			num[0] = '0';
+			num[1] = 'x';
+			k = 2 + fmt_u(num + 2, (uintptr_t)va_arg(ap, void *), 16);
 			break;
 		case '%':
 			PUT('%');
@@ -110,8 +127,14 @@ static size_t sm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 			PUT('?');
 			continue;
 		}
+		if (!left)
+			for (size_t i = k; i < width; i++)
+				PUT(zero ? '0' : ' ');
 		for (size_t i = 0; i < k; i++)
-			PUT(num[i]);
+			PUT(str[i]);
+		if (left)
+			for (size_t i = k; i < width; i++)
+				PUT(' ');
 	}
 #undef PUT
 	buf[n] = 0;

@@ -27,7 +27,9 @@
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
  *
- * Mempool and percpu locks are leaves taken with none of the above held.
+ * Mempool and percpu locks are leaves: no allocator lock is ever taken while
+ * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
+ * so the fork handlers take the mempool locks last.
  */
 #ifndef SM_INTERNAL_H
 #define SM_INTERNAL_H
@@ -110,6 +112,10 @@ void os_sleep_ns(uint64_t ns);
 uintptr_t os_random(void);           /* from AT_RANDOM, then a mixer */
 const char *os_getenv(const char *name); /* safe before libc init */
 size_t os_rss_bytes(void);           /* resident set, from /proc/self/statm */
+/* The program break's range [start_brk, current brk): where glibc's main
+ * arena lives (slabmalloc never uses brk). */
+void os_brk_range(uintptr_t *lo, uintptr_t *hi);
+bool os_is_mapped(const void *addr);  /* the page of @addr is mapped */
 
 /* ---- bootmem (bootmem.c) ---- */
 
@@ -120,6 +126,11 @@ void *bootmem_alloc(size_t size, size_t align, bool low);
 void bootmem_free(void *addr, size_t size);
 bool bootmem_owns(const void *addr);
 void bootmem_stats(size_t *total, size_t *used);
+/* Fork handlers: bm_lock is rank 8, so they run after every other lock's
+ * (vmap_prefork/vmap_postfork_* call them). */
+void bootmem_prefork(void);
+void bootmem_postfork_parent(void);
+void bootmem_postfork_child(void);
 
 /* ---- GFP policy and fault injection (gfp.c) ---- */
 
@@ -138,6 +149,36 @@ bool gfp_retry(gfp_t gfp, unsigned int *attempt, const char *what, size_t size);
  * @may_call_os: also give free pages back to the OS. Returns bytes freed. */
 extern size_t (*sm_reclaim_hook)(bool may_call_os);
 
+/* Fault injection (fail_slab=SPEC, fail_page_alloc=SPEC; grammar in gfp.c
+ * and docs/fault-injection.md). */
+enum { FAULT_SLAB = 0, FAULT_PAGE_ALLOC = 1, FAULT_NR = 2 };
+/* Parse @spec (@len bytes, need not be NUL-terminated) for fault kind
+ * @which without allocating; when @apply, apply it if the whole spec is
+ * valid (never a part of it). "0" and "off" disable. Fits the options
+ * table: opt_fail_slab(val, apply, err, errlen) = fault_parse(FAULT_SLAB,
+ * val.v, val.len, apply, err, errlen). RETURNS: 0, or -1 with a one-line
+ * message in @err (no newline; the caller names the option). */
+int fault_parse(int which, const char *spec, size_t len, bool apply,
+                char *err, size_t errlen);
+/* Failures injected / calls that passed the filters, since the last spec. */
+unsigned long fault_injected(int which);
+unsigned long fault_calls(int which);
+/* Print the configuration and counters of both kinds (for stats). */
+void fault_print(FILE *out);
+
+/* ---- mempool.c and percpu.c ---- */
+
+/* Elements in the pool's reserve, and threads waiting in mempool_alloc()
+ * (snapshots, for tests and statistics). */
+int mempool_reserved(const mempool_t *pool);
+unsigned int mempool_waiting(const mempool_t *pool);
+/* Fork handlers (called from layers.c). */
+
+void mempool_prefork(void);          /* takes the pool list and every pool lock */
+void mempool_postfork_parent(void);
+void mempool_postfork_child(void);
+void percpu_postfork_child(void);    /* re-initialises the CPU slot locks */
+
 /* ---- initialisation and threads (init.c) ---- */
 
 extern int sm_initialized;           /* set once all layers are up */
@@ -152,6 +193,8 @@ SM_INLINE void sm_ensure_init(void)
 void sm_thread_attach(void);
 extern SM_TLS int sm_thread_state;   /* 0 new, 1 attached, 2 exiting */
 bool sm_init_in_progress(void);
+
+void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
 
 /* layers.c: the one place that knows which layers exist, in order. */
 void sm_init_layers(void);           /* bottom-up */

@@ -12,8 +12,10 @@ EXTRA_DIST += tests/tap.h tests/run
 include tests/unit/page.mk
 include tests/unit/slab.mk
 include tests/unit/pool.mk
+include tests/unit/top.mk
 include tests/api/local.mk
 include tests/preload/local.mk
+include tests/stress/local.mk
 
 TESTS += $(unit_tests) $(api_tests) $(preload_tests) $(stress_tests)
 

@@ -18,6 +18,14 @@
  *    GFP_NOFS/GFP_NOIO only mean that reclaim done on the caller's behalf
  *    does not call back into the operating system to return memory (no
  *    madvise from inside that allocation).
+ *  - GFP_NOWAIT never blocks either, but unlike GFP_ATOMIC it may not use
+ *    the emergency reserve. GFP_ATOMIC (__GFP_HIGH) may take the last pages
+ *    of a zone's reserve (64 pages per zone by default).
+ *  - Growing a zone inside the address space reserved for it at start-up is
+ *    not a system call, so non-blocking calls may do it; huge allocations
+ *    (their own mapping) are refused to them.
+ *  - __GFP_NOFAIL calls are never failed by fault injection (fail_slab=,
+ *    fail_page_alloc=), and retry with back-off until they succeed.
  *  - ZONE_DMA is memory below 4 GiB (useful for 32-bit device registers
  *    and for code that stores pointers in 32 bits); HIGHMEM does not exist,
  *    every byte of a process is directly addressable, so __GFP_HIGHMEM is

@@ -1,1 +1,8 @@
-# tests/preload tests
+# Preload tier: real programs run under LD_PRELOAD=libslabmalloc.so.
+preload_tests += tests/preload/exports.sh tests/preload/interpose.sh \
+	tests/preload/programs.sh tests/preload/redis.sh
+check_PROGRAMS += tests/preload/own_kmalloc tests/preload/cxx_threads
+tests_preload_own_kmalloc_SOURCES = tests/preload/own_kmalloc.c
+tests_preload_cxx_threads_SOURCES = tests/preload/cxx_threads.cc
+tests_preload_cxx_threads_LDADD = $(PTHREAD_LIBS)
+EXTRA_DIST += tests/preload/lib.sh $(preload_tests)

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmalloc.c — general-purpose allocation by size: the kmalloc-N caches,
+ * whole pages for larger sizes, direct mappings for huge ones.
+ *
+ * Size classes. Internal waste is bounded by having about four classes per
+ * power of two, and every class of 16 bytes or more is a multiple of 16 so
+ * that every object of 16 bytes or more is 16-byte aligned (what malloc
+ * promises on x86-64):
+ *
+ *   8, 16                      the two smallest (8 holds a pointer)
+ *   32, 48, 64                 step 16
+ *   80, 96, 112, 128           step 16
+ *   (2^k, 2^(k+1)], k = 7..14  step 2^k / 4: 160 192 224 256, 320 ... 512,
+ *                              ..., 20480 24576 28672 32768
+ *
+ * 41 classes. The worst internal waste is a request one byte above a class:
+ * under 16 bytes up to 128, and (2^k/4 - 1) / (5 * 2^k/4), just under 20%,
+ * above; about 10% on average for uniformly distributed sizes. The
+ * power-of-two classes are created with alignment min(size, PAGE_SIZE), as
+ * the kernel's kmalloc guarantees, so aligned requests up to a page are
+ * served from the classes. The lookup is two tables: sizes up to 1024 by
+ * 8-byte steps, up to 32768 by 128-byte steps (every class boundary above
+ * 1024 is a multiple of 128, so the coarse table is exact). Both are checked
+ * size by size against kmalloc_class_size at init in debug builds and in
+ * tests/unit/kmalloc_classes.
+ *
+ * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
+ * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
+ * 256 KiB are cached per thread (at most 16 blocks, 1 MiB) so that a program
+ * that repeatedly allocates the same large size takes no lock.
+ * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
+ * realloc grows and shrinks with mremap.
+ *
+ * Free objects of kmalloc caches carry a tag in their first word (the
+ * address XOR a per-process secret), so a second free of a pointer is
+ * caught by the free that repeats it (as glibc's tcache does); allocation
+ * clears it. Objects of user caches with constructors are never written.
+ *
+ * Before initialisation a call from inside the initialising thread (a lower
+ * layer's hook that mallocs) is served from bootmem with a small header;
+ * such blocks are recognised and handled by free/realloc/usable-size.
+ */
+#include "kmalloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define KMALLOC_ALLOC_CLASSES KMALLOC_NR_CLASSES
+
+const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
+	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
+	640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120,
+	6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+};
+
+/* class of sizes 0..1024, indexed by (size + 7) >> 3 */
+const uint8_t kmalloc_class_small[KMALLOC_MAX_SMALL / 8 + 1] = {
+	0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 9, 9, 10, 10, 10,
+	10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14,
+	14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16,
+	16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+	18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19,
+	19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+};
+
+/* class of sizes 1025..32768, indexed by (size + 127) >> 7 */
+const uint8_t kmalloc_class_large[KMALLOC_MAX_CACHE_SIZE / 128 + 1] = {
+	0, 8, 12, 14, 16, 17, 18, 19, 20, 21, 21, 22, 22, 23, 23, 24, 24, 25, 25,
+	25, 25, 26, 26, 26, 26, 27, 27, 27, 27, 28, 28, 28, 28, 29, 29, 29, 29, 29,
+	29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31,
+	32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
+	33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34,
+	34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36,
+	36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37,
+	37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37,
+	37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38,
+	38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38,
+	38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39,
+	39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40,
+	40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40,
+	40, 40, 40, 40, 40, 40, 40, 40, 40, 40,
+};
+
+struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
+uintptr_t kmalloc_tag_secret;
+size_t kmalloc_fast_limit = KMALLOC_MAX_CACHE_SIZE + 1;
+
+void kmalloc_update_fast_limit(void)
+{
+	SM_WRITE_ONCE(kmalloc_fast_limit,
+	              SM_READ_ONCE(sm_fault_active) ? 0 : KMALLOC_MAX_CACHE_SIZE + 1);
+}
+
+/* ---- bootstrap: blocks served from bootmem during initialisation ---- */
+
+#define BOOT_MAGIC 0x5ab0b007b007ab5ull
+struct boot_hdr {
+	uint64_t bh_magic;
+	uint64_t bh_size;
+};
+
+static void *boot_alloc(size_t size)
+{
+	struct boot_hdr *h = bootmem_alloc(sizeof *h + size, 16, false);
+	if (!h)
+		return NULL;
+	h->bh_magic = BOOT_MAGIC;
+	h->bh_size = size;
+	return h + 1;
+}
+
+static struct boot_hdr *boot_hdr_of(const void *p)
+{
+	if (!bootmem_owns(p) || ((uintptr_t)p & 15))
+		return NULL;
+	struct boot_hdr *h = (struct boot_hdr *)p - 1;
+	return h->bh_magic == BOOT_MAGIC ? h : NULL;
+}
+
+/* ---- per-thread cache of large blocks ---- */
+
+#define LCACHE_SLOTS 16
+#define LCACHE_BYTES_MAX (1u << 20)
+
+struct large_cache {
+	void    *lc_blk[LCACHE_SLOTS];
+	uint32_t lc_npages[LCACHE_SLOTS];
+	uint32_t lc_n;
+	size_t   lc_bytes;
+};
+static SM_TLS struct large_cache sm_lcache;
+
+static void lcache_release(void *blk, size_t npages)
+{
+	sm_virt_to_page(blk)->flags &= ~PG_lcached;
+	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
+}
+
+static void *lcache_take(size_t npages)
+{
+	struct large_cache *lc = &sm_lcache;
+	for (uint32_t i = lc->lc_n; i-- > 0;) {
+		if (lc->lc_npages[i] != npages)
+			continue;
+		void *b = lc->lc_blk[i];
+		lc->lc_n--;
+		lc->lc_blk[i] = lc->lc_blk[lc->lc_n];
+		lc->lc_npages[i] = lc->lc_npages[lc->lc_n];
+		lc->lc_bytes -= npages << SM_PAGE_SHIFT;
+		return b;
+	}
+	return NULL;
+}
+
+static bool lcache_put(void *blk, size_t npages)
+{
+	struct large_cache *lc = &sm_lcache;
+	size_t bytes = npages << SM_PAGE_SHIFT;
+	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state == SM_THREAD_EXITING)
+		return false;
+	sm_thread_attach();      /* the exit hook flushes this cache */
+	if (lc->lc_n == LCACHE_SLOTS || lc->lc_bytes + bytes > LCACHE_BYTES_MAX) {
+		/* Evict the oldest entry (index 0) to make room. */
+		if (lc->lc_n == 0)
+			return false;
+		lcache_release(lc->lc_blk[0], lc->lc_npages[0]);
+		lc->lc_bytes -= (size_t)lc->lc_npages[0] << SM_PAGE_SHIFT;
+		lc->lc_n--;
+		memmove(&lc->lc_blk[0], &lc->lc_blk[1], lc->lc_n * sizeof(void *));
+		memmove(&lc->lc_npages[0], &lc->lc_npages[1], lc->lc_n * sizeof(uint32_t));
+		if (lc->lc_bytes + bytes > LCACHE_BYTES_MAX)
+			return false;
+	}
+	lc->lc_blk[lc->lc_n] = blk;
+	lc->lc_npages[lc->lc_n] = (uint32_t)npages;
+	lc->lc_n++;
+	lc->lc_bytes += bytes;
+	return true;
+}
+
+static size_t lcache_flush(void)
+{
+	struct large_cache *lc = &sm_lcache;
+	size_t freed = lc->lc_bytes;
+	for (uint32_t i = 0; i < lc->lc_n; i++)
+		lcache_release(lc->lc_blk[i], lc->lc_npages[i]);
+	lc->lc_n = 0;
+	lc->lc_bytes = 0;
+	return freed;
+}
+
+void kmalloc_thread_exit(void)
+{
+	lcache_flush();
+}
+
+/* ---- initialisation ---- */
+
+void kmalloc_init(void)
+{
+	char name[SM_CACHE_NAME_MAX];
+	kmalloc_tag_secret = os_random() | 1;
+	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
+		uint32_t size = kmalloc_class_size[i];
+		size_t align = size < 16 ? 8 : 16;
+		if ((size & (size - 1)) == 0)
+			align = size < SM_PAGE_SIZE ? size : SM_PAGE_SIZE;
+		memcpy(name, "kmalloc-", 8);
+		size_t n = 8, d = 1;
+		while (d * 10 <= size)
+			d *= 10;
+		for (; d; d /= 10)
+			name[n++] = (char)('0' + size / d % 10);
+		name[n] = 0;
+		struct kmem_cache *c = slab_cache_create(name, size, align, SLAB_KMALLOC, NULL, NULL);
+		if (!c || c->id != i)
+			sm_fatal("slabmalloc: cannot create cache %s (id %u)", name,
+			         c ? c->id : 0u);
+		kmalloc_caches[i] = c;
+	}
+	if (config_debug) {
+		for (size_t s = 0; s <= KMALLOC_MAX_CACHE_SIZE; s++) {
+			unsigned int c = kmalloc_class(s);
+			sm_assert(kmalloc_class_size[c] >= s);
+			sm_assert(c == 0 || kmalloc_class_size[c - 1] < s);
+		}
+	}
+}
+
+/* ---- allocation ---- */
+
+static void *kmalloc_large(size_t size, gfp_t gfp)
+{
+	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+	void *p = lcache_take(npages);
+	if (p) {
+		if (gfp & __GFP_ZERO)
+			memset(p, 0, npages << SM_PAGE_SHIFT);
+	} else {
+		p = buddy_alloc_exact(size, gfp);
+		if (!p)
+			return NULL;
+	}
+	struct page *pg = sm_virt_to_page(p);
+	pg->flags = (pg->flags & ~PG_lcached) | PG_large;
+	return p;
+}
+
+static void *kmalloc_huge(size_t size, gfp_t gfp)
+{
+	if (!(gfp & __GFP_WAIT))
+		return NULL;             /* never map new memory without blocking */
+	return vmap_alloc(size, false, (gfp & __GFP_ZERO) != 0);
+}
+
+static void *kmalloc_try(size_t size, gfp_t gfp)
+{
+	void *p;
+	if (size <= KMALLOC_MAX_CACHE_SIZE) {
+		struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
+		p = mag_alloc(c, gfp);
+		if (p) {
+			*(uintptr_t *)p = 0;
+			if (gfp & __GFP_ZERO)
+				memset(p, 0, c->object_size);
+		}
+		return p;
+	}
+	if (size <= KMALLOC_MAX_PAGES_SIZE)
+		return kmalloc_large(size, gfp);
+	return kmalloc_huge(size, gfp);
+}
+
+void *kmalloc_slow(size_t size, gfp_t gfp)
+{
+	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))) {
+		if (sm_init_in_progress())
+			return boot_alloc(size);
+		sm_ensure_init();
+	}
+	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL)) {
+		const char *name = size <= KMALLOC_MAX_CACHE_SIZE ?
+			kmalloc_caches[kmalloc_class(size)]->name : "kmalloc-large";
+		if (should_failslab(name, size, gfp))
+			return NULL;
+	}
+	if (unlikely(size > (size_t)PTRDIFF_MAX - SM_PAGE_SIZE)) {
+		if (!(gfp & __GFP_NOWARN))
+			sm_warn("kmalloc: size %zu too large", size);
+		return NULL;
+	}
+	unsigned int attempt = 0;
+	for (;;) {
+		void *p = kmalloc_try(size, gfp);
+		if (likely(p != NULL))
+			return p;
+		if (!gfp_retry(gfp, &attempt, "kmalloc", size))
+			return NULL;
+	}
+}
+
+/*
+ * Aligned allocation: power-of-two classes are naturally aligned up to a
+ * page, large and huge allocations are page aligned, a buddy block is
+ * aligned to its own size, which serves alignments above a page, and above
+ * the largest block a mapping is trimmed to an aligned start.
+ */
+void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp)
+{
+	if (align <= 16)
+		return kmalloc_slow(size < align ? align : size, gfp);
+	size_t need = size > align ? size : align;
+	if (align <= SM_PAGE_SIZE) {
+		if (need <= KMALLOC_MAX_CACHE_SIZE)
+			return kmalloc_slow((size_t)1 << (64 - __builtin_clzl(need - 1)), gfp);
+		return kmalloc_slow(size, gfp);
+	}
+	sm_ensure_init();
+	if (need > KMALLOC_MAX_PAGES_SIZE) {
+		if (!(gfp & __GFP_WAIT))
+			return NULL;     /* never map new memory without blocking */
+		return vmap_alloc_aligned(size, align);
+	}
+	unsigned int attempt = 0;
+	for (;;) {
+		void *p = buddy_alloc_exact(need, gfp);
+		if (p) {
+			sm_assert(((uintptr_t)p & (align - 1)) == 0);
+			sm_virt_to_page(p)->flags |= PG_large;
+			return p;
+		}
+		if (!gfp_retry(gfp, &attempt, "kmalloc_aligned", size))
+			return NULL;
+	}
+}
+
+/* ---- free ---- */
+
+/* glibc's entry points, for pointers it handed out before we were in
+ * charge. Weak: a static link must not pull glibc's malloc in. */
+extern void __libc_free(void *) __attribute__((weak));
+
+static bool glibc_owns(const void *p, size_t *usable)
+{
+	uintptr_t a = (uintptr_t)p, lo, hi;
+	if (!__libc_free || (a & 15))
+		return false;
+	os_brk_range(&lo, &hi);
+	if (a > lo + 16 && a < hi) {
+		size_t sz = ((const size_t *)p)[-1] & ~(size_t)7;
+		if (sz < 32 || a - 16 + sz > hi)
+			return false;
+		if (usable)
+			*usable = sz - 8;
+		return true;
+	}
+	/* An mmapped glibc chunk: page-aligned header, IS_MMAPPED bit. */
+	if ((a & (SM_PAGE_SIZE - 1)) == 16 && os_is_mapped(p)) {
+		size_t sz = ((const size_t *)p)[-1];
+		if ((sz & 2) && !(sz & 4) && ((sz & ~(size_t)7) % SM_PAGE_SIZE) == 0 &&
+		    (sz & ~(size_t)7) >= SM_PAGE_SIZE) {
+			if (usable)
+				*usable = (sz & ~(size_t)7) - 16;
+			return true;
+		}
+	}
+	return false;
+}
+
+SM_COLD SM_NORETURN static void bad_pointer(const char *caller, const void *p,
+                                            const char *what)
+{
+	sm_fatal("%s(): %s (%p)", caller, what, p);
+}
+
+/* The state of a pointer that lands in our heap, for free/realloc/usable. */
+enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC };
+
+static enum kobj_kind kobj_classify(const void *p, const char *caller,
+                                    struct kmem_cache **cp, struct page **pgp,
+                                    size_t *usable)
+{
+	struct page *pg = sm_virt_to_page(p);
+	if (pg) {
+		struct kmem_cache *c = pg->slab_cache;
+		if (c) {
+			if (c->id >= KMALLOC_NR_CLASSES)
+				sm_fatal("%s(): pointer %p belongs to kmem cache '%s', not to malloc",
+				         caller, p, c->name);
+			if (!slab_is_obj_start(c, pg, p))
+				bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
+			if (*(const uintptr_t *)p == KMALLOC_TAG(p))
+				bad_pointer(caller, p, "double free detected");
+			*cp = c;
+			*usable = c->object_size;
+			return KOBJ_SLAB;
+		}
+		if (((uintptr_t)p & (SM_PAGE_SIZE - 1)) == 0) {
+			if (pg->flags & PG_large) {
+				*pgp = pg;
+				*usable = pg->exact.npages << SM_PAGE_SHIFT;
+				return KOBJ_LARGE;
+			}
+			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
+				bad_pointer(caller, p, "double free detected");
+			if (!(pg->flags & (PG_head | PG_exact)))
+				bad_pointer(caller, p, "invalid pointer (freed memory)");
+		}
+		bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
+	}
+	size_t vs = vmap_size(p);
+	if (vs) {
+		*usable = vs;
+		return KOBJ_HUGE;
+	}
+	struct boot_hdr *h = boot_hdr_of(p);
+	if (h) {
+		*usable = h->bh_size;
+		return KOBJ_BOOT;
+	}
+	if (glibc_owns(p, usable))
+		return KOBJ_GLIBC;
+	bad_pointer(caller, p, "invalid pointer");
+}
+
+void kfree_slow(const void *p, const char *caller)
+{
+	if (!p)
+		return;
+	struct kmem_cache *c = NULL;
+	struct page *pg = NULL;
+	size_t usable = 0;
+	switch (kobj_classify(p, caller, &c, &pg, &usable)) {
+	case KOBJ_SLAB:
+		*(uintptr_t *)p = KMALLOC_TAG(p);
+		mag_free(c, (void *)p);
+		return;
+	case KOBJ_LARGE:
+		pg->flags &= ~PG_large;
+		if (lcache_put((void *)p, pg->exact.npages)) {
+			pg->flags |= PG_lcached;
+			return;
+		}
+		buddy_free_exact((void *)p, usable, caller);
+		return;
+	case KOBJ_HUGE:
+		vmap_free(p, caller);
+		return;
+	case KOBJ_BOOT:
+		return;          /* bootstrap blocks are few and tiny: kept */
+	case KOBJ_GLIBC:
+		__libc_free((void *)p);
+		return;
+	}
+}
+
+size_t kmalloc_usable(const void *p, const char *caller)
+{
+	if (!p)
+		return 0;
+	struct kmem_cache *c = NULL;
+	struct page *pg = NULL;
+	size_t usable = 0;
+	kobj_classify(p, caller, &c, &pg, &usable);
+	return usable;
+}
+
+/* ---- realloc ---- */
+
+void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
+{
+	struct kmem_cache *c = NULL;
+	struct page *pg = NULL;
+	size_t usable = 0;
+	enum kobj_kind kind = kobj_classify(p, caller, &c, &pg, &usable);
+
+	/* Keep the block when the new size still fits and would not waste
+	 * more than half of it. */
+	if (kind == KOBJ_SLAB && size <= usable &&
+	    (size > usable / 2 || kmalloc_class(size) == kmalloc_class(usable)))
+		return (void *)p;
+	if (kind == KOBJ_LARGE && size <= usable && size > usable / 2 &&
+	    size > KMALLOC_MAX_CACHE_SIZE)
+		return (void *)p;
+	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE) {
+		void *q = vmap_realloc((void *)p, size);
+		if (q)
+			return q;
+		if (!(gfp & __GFP_NOWARN))
+			sm_warn("%s: cannot remap %zu bytes", caller, size);
+		return NULL;
+	}
+	void *q = kmalloc_slow(size, gfp & ~__GFP_ZERO);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < usable ? size : usable);
+	if ((gfp & __GFP_ZERO) && size > usable)
+		memset((char *)q + usable, 0, size - usable);
+	kfree_slow(p, caller);
+	return q;
+}
+
+/* ---- maintenance and statistics ---- */
+
+int kmalloc_trim(void)
+{
+	size_t before = os_rss_bytes();
+	lcache_flush();
+	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++)
+		if (kmalloc_caches[i])
+			mag_flush_own(kmalloc_caches[i]);
+	size_t freed = sm_reclaim_hook ? sm_reclaim_hook(true) : 0;
+	freed += buddy_purge(true);
+	return freed > 0 || os_rss_bytes() < before;
+}
+
+static void totals_cb(struct kmem_cache *c, void *arg)
+{
+	struct kmalloc_totals *t = arg;
+	size_t slab_bytes = (size_t)c->nr_slabs << (c->order + SM_PAGE_SHIFT);
+	t->slab_bytes += slab_bytes;
+	t->slab_active_bytes += (size_t)c->active_objs * c->size;
+}
+
+void kmalloc_totals(struct kmalloc_totals *t)
+{
+	memset(t, 0, sizeof *t);
+	slab_for_each_cache(totals_cb, t);
+	t->huge_bytes = vmap_total_bytes();
+	t->cached_large_bytes = sm_lcache.lc_bytes;
+}
+
+/* ---- the exported kmalloc API ---- */
+
+/**
+ * slabmalloc_kmalloc - allocate @size bytes.
+ * CONTEXT: any; GFP_ATOMIC never blocks and fails fast.
+ * RETURNS: memory aligned to 16 bytes (8 for sizes up to 8), or NULL.
+ */
+SM_EXPORT void *slabmalloc_kmalloc(size_t size, gfp_t flags)
+{
+	if (likely(size < kmalloc_fast_limit) && likely(!(flags & __GFP_ZERO)))
+		return kmalloc_small(size, flags);
+	return kmalloc_slow(size, flags);
+}
+
+SM_EXPORT void *slabmalloc_kzalloc(size_t size, gfp_t flags)
+{
+	return kmalloc_slow(size, flags | __GFP_ZERO);
+}
+
+SM_EXPORT void *slabmalloc_kcalloc(size_t n, size_t size, gfp_t flags)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return NULL;
+	return kmalloc_slow(bytes, flags | __GFP_ZERO);
+}
+
+SM_EXPORT void *slabmalloc_krealloc(const void *p, size_t new_size, gfp_t flags)
+{
+	if (!p)
+		return kmalloc_slow(new_size, flags);
+	if (new_size == 0) {
+		kfree_slow(p, "krealloc");
+		return NULL;     /* the kernel returns ZERO_SIZE_PTR; NULL here */
+	}
+	return krealloc_slow(p, new_size, flags, "krealloc");
+}
+
+SM_EXPORT void slabmalloc_kfree(const void *p)
+{
+	kfree_fast(p, "kfree");
+}
+
+SM_EXPORT size_t slabmalloc_ksize(const void *p)
+{
+	return kmalloc_usable(p, "ksize");
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * malloc.c — the C and POSIX malloc family, exported under the standard
+ * names so that LD_PRELOAD or linking replaces the C library's.
+ *
+ * Every function is a thin shell over kmalloc.c: malloc and free inline the
+ * kmalloc fast paths (size class lookup, magazine pop/push) and tail-call
+ * the slow paths for everything else. The calls carry GFP_KERNEL|__GFP_NOWARN
+ * (may block, never prints on failure); errno is set as glibc documents.
+ *
+ * Edge cases, as glibc: malloc(0) returns a unique pointer; free(NULL) does
+ * nothing; realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns
+ * NULL; sizes that overflow or cannot be met return NULL with ENOMEM;
+ * posix_memalign wants a power of two multiple of sizeof(void *) (EINVAL,
+ * returned); aligned_alloc and memalign want a power of two (EINVAL in
+ * errno); valloc aligns to a page, pvalloc also rounds the size to pages.
+ * Bad pointers (double free, interior or foreign pointers, realloc of freed
+ * memory) stop the program with one line naming the call and the address.
+ */
+#include "kmalloc.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
+
+static SM_NOINLINE void *malloc_slow(size_t size)
+{
+	void *p = kmalloc_slow(size, MALLOC_GFP);
+	if (unlikely(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+SM_EXPORT void *malloc(size_t size)
+{
+	if (likely(size < kmalloc_fast_limit)) {
+		unsigned int cls = kmalloc_class(size);
+		struct cpu_cache *cc = &sm_tc.tc_cc[cls];
+		uint32_t r = cc->cc_rounds;
+		if (likely(r != 0)) {
+			void *p = cc->cc_loaded->mag_round[r - 1];
+			cc->cc_rounds = r - 1;
+			*(uintptr_t *)p = 0;
+			return p;
+		}
+	}
+	return malloc_slow(size);
+}
+
+SM_EXPORT void free(void *p)
+{
+	kfree_fast(p, "free");
+}
+
+SM_EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t bytes;
+	if (unlikely(__builtin_mul_overflow(n, size, &bytes))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
+	if (unlikely(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+SM_EXPORT void *realloc(void *p, size_t size)
+{
+	if (!p)
+		return malloc(size);
+	if (size == 0) {
+		kfree_slow(p, "realloc");
+		return NULL;
+	}
+	void *q = krealloc_slow(p, size, MALLOC_GFP, "realloc");
+	if (unlikely(!q))
+		errno = ENOMEM;
+	return q;
+}
+
+SM_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+	if (unlikely(__builtin_mul_overflow(n, size, &bytes))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, bytes);
+}
+
+static void *aligned_common(size_t align, size_t size)
+{
+	void *p = kmalloc_aligned(align, size, MALLOC_GFP);
+	if (unlikely(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+SM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned_common(align, size);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+SM_EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	if (align == 0 || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned_common(align, size);
+}
+
+SM_EXPORT void *memalign(size_t align, size_t size)
+{
+	return aligned_alloc(align, size);
+}
+
+SM_EXPORT void *valloc(size_t size)
+{
+	return aligned_common(SM_PAGE_SIZE, size);
+}
+
+SM_EXPORT void *pvalloc(size_t size)
+{
+	size_t rounded = (size + SM_PAGE_SIZE - 1) & ~(SM_PAGE_SIZE - 1);
+	if (rounded < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned_common(SM_PAGE_SIZE, rounded ? rounded : SM_PAGE_SIZE);
+}
+
+SM_EXPORT size_t malloc_usable_size(void *p)
+{
+	return kmalloc_usable(p, "malloc_usable_size");
+}
+
+/* C23: the size (and alignment) must be those of the allocation. A size
+ * larger than the block is certainly wrong and is reported. */
+SM_EXPORT void free_sized(void *p, size_t size)
+{
+	if (p && size > kmalloc_usable(p, "free_sized"))
+		sm_fatal("free_sized(): size %zu does not match the allocation (%p)", size, p);
+	kfree_fast(p, "free_sized");
+}
+
+SM_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+	if (p && ((uintptr_t)p & (align - 1)))
+		sm_fatal("free_aligned_sized(): %p is not aligned to %zu", p, align);
+	if (p && size > kmalloc_usable(p, "free_aligned_sized"))
+		sm_fatal("free_aligned_sized(): size %zu does not match the allocation (%p)",
+		         size, p);
+	kfree_fast(p, "free_aligned_sized");
+}
+
+/* ---- glibc extensions ---- */
+
+SM_EXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;
+	sm_ensure_init();
+	return kmalloc_trim();
+}
+
+static void mallinfo_fill(struct mallinfo2 *mi)
+{
+	struct kmalloc_totals t;
+	sm_ensure_init();
+	kmalloc_totals(&t);
+	size_t free_pages = 0;
+	for (int z = 0; z < SM_NR_ZONES; z++)
+		free_pages += SM_READ_ONCE(sm_zones[z].zone_free_pages);
+	size_t heap = 0;
+	for (int z = 0; z < SM_NR_ZONES; z++)
+		heap += SM_READ_ONCE(sm_zones[z].zone_limit);
+	memset(mi, 0, sizeof *mi);
+	mi->arena = heap;                               /* bytes of heap grown */
+	mi->hblks = 0;
+	mi->hblkhd = t.huge_bytes;                      /* huge mappings */
+	mi->fsmblks = t.slab_bytes - t.slab_active_bytes;  /* free in slabs */
+	mi->uordblks = t.slab_active_bytes +
+	               (heap - (free_pages << SM_PAGE_SHIFT) - t.slab_bytes -
+	                t.cached_large_bytes);
+	mi->fordblks = (free_pages << SM_PAGE_SHIFT) + mi->fsmblks + t.cached_large_bytes;
+	mi->keepcost = 0;
+}
+
+SM_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 mi;
+	mallinfo_fill(&mi);
+	return mi;
+}
+
+SM_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2;
+	struct mallinfo mi;
+	mallinfo_fill(&m2);
+	mi.arena = (int)m2.arena;
+	mi.ordblks = (int)m2.ordblks;
+	mi.smblks = (int)m2.smblks;
+	mi.hblks = (int)m2.hblks;
+	mi.hblkhd = (int)m2.hblkhd;
+	mi.usmblks = (int)m2.usmblks;
+	mi.fsmblks = (int)m2.fsmblks;
+	mi.uordblks = (int)m2.uordblks;
+	mi.fordblks = (int)m2.fordblks;
+	mi.keepcost = (int)m2.keepcost;
+	return mi;
+}
+
+/* glibc's layout ("Arena 0:", system bytes, in use bytes, Total ...). */
+SM_EXPORT void malloc_stats(void)
+{
+	struct mallinfo2 mi;
+	mallinfo_fill(&mi);
+	sm_dprintf(2, "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
+	           mi.arena, mi.uordblks);
+	sm_dprintf(2, "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
+	           mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd);
+	sm_dprintf(2, "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",
+	           (size_t)0, mi.hblkhd);
+}
+
+/* Accepted for compatibility: the parameters of glibc's arenas do not apply
+ * to slabmalloc (its tunables are in SLABMALLOC_OPTIONS). M_PURGE-like
+ * requests (M_TRIM_THRESHOLD 0) give memory back at once. */
+SM_EXPORT int mallopt(int param, int value)
+{
+	switch (param) {
+	case M_TRIM_THRESHOLD:
+		if (value == 0)
+			malloc_trim(0);
+		return 1;
+	case M_TOP_PAD: case M_MMAP_THRESHOLD: case M_MMAP_MAX:
+	case M_CHECK_ACTION: case M_PERTURB: case M_ARENA_TEST: case M_ARENA_MAX:
+	case M_MXFAST:
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.c — run-time options: SLABMALLOC_OPTIONS="key=value,..." read at
+ * initialisation, and slabmalloc_config() taking the same string later.
+ *
+ * One table holds every option with its parser (mimalloc's and libumem's
+ * habit). Parsing never allocates: values are parsed in place from the
+ * string. A string is applied in two passes: the first checks every item
+ * and applies nothing if one is bad (a clear error naming it); the second
+ * applies them in order. Unknown keys get a warning and are skipped, so that
+ * an option string written for a newer version still works.
+ */
+#include "kmalloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Where the exit report goes (stats.c): "" none, "stderr", or a path. */
+char sm_stats_target[256];
+
+struct opt_val {
+	const char *v;           /* value text, not terminated */
+	size_t len;
+};
+
+typedef int (*opt_fn)(struct opt_val val, bool apply, char *err, size_t errlen);
+
+static int parse_u64(struct opt_val val, uint64_t max, uint64_t *out)
+{
+	uint64_t x = 0;
+	if (val.len == 0)
+		return -1;
+	for (size_t i = 0; i < val.len; i++) {
+		char c = val.v[i];
+		if (c < '0' || c > '9')
+			return -1;
+		if (x > (max - (uint64_t)(c - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(c - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+	size_t n = strlen(msg);
+	if (n >= errlen)
+		n = errlen - 1;
+	memcpy(err, msg, n);
+	err[n] = 0;
+}
+
+static int opt_stats(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	if (val.len == 0 || val.len >= sizeof sm_stats_target) {
+		set_err(err, errlen, "expects stderr, none or a path shorter than 256 bytes");
+		return -1;
+	}
+	if (apply) {
+		if (val.len == 4 && memcmp(val.v, "none", 4) == 0) {
+			sm_stats_target[0] = 0;
+		} else {
+			memcpy(sm_stats_target, val.v, val.len);
+			sm_stats_target[val.len] = 0;
+		}
+	}
+	return 0;
+}
+
+static int opt_decay_ms(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t ms;
+	if (parse_u64(val, 86400000ull, &ms)) {
+		set_err(err, errlen, "expects milliseconds, 0 to 86400000");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(buddy_decay_ns, ms * 1000000ull);
+	return 0;
+}
+
+static int opt_pcp_high(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t n;
+	if (parse_u64(val, 4096, &n)) {
+		set_err(err, errlen, "expects a page count, 0 to 4096");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(buddy_pcp_high, (unsigned int)n);
+	return 0;
+}
+
+static int opt_fail_slab(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	int r = fault_parse(FAULT_SLAB, val.v, val.len, apply, err, errlen);
+	if (apply)
+		kmalloc_update_fast_limit();
+	return r;
+}
+
+static int opt_fail_page_alloc(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	return fault_parse(FAULT_PAGE_ALLOC, val.v, val.len, apply, err, errlen);
+}
+
+static int opt_mag_max(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t n;
+	if (parse_u64(val, SM_MAG_MAX, &n) || n < 1) {
+		set_err(err, errlen, "expects a magazine capacity, 1 to 254");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(slab_mag_max, (unsigned int)n);
+	return 0;
+}
+
+static int opt_reap_ms(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t ms;
+	if (parse_u64(val, 86400000ull, &ms) || ms < 1) {
+		set_err(err, errlen, "expects milliseconds, 1 to 86400000");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(depot_reap_interval_ns, ms * 1000000ull);
+	return 0;
+}
+
+static int opt_reap_thread(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t on;
+	if (parse_u64(val, 1, &on)) {
+		set_err(err, errlen, "expects 0 or 1");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(sm_reap_thread, (int)on);
+	return 0;
+}
+
+static const struct opt_desc {
+	const char *name;
+	opt_fn fn;
+	const char *help;
+} opt_table[] = {
+	{ "stats",    opt_stats,    "stderr|PATH|none: slabinfo, buddyinfo, meminfo at exit" },
+	{ "decay_ms", opt_decay_ms, "free pages go back to the OS after this many ms" },
+	{ "pcp_high", opt_pcp_high, "pages kept on each thread's page lists" },
+	{ "mag_max",  opt_mag_max,  "largest magazine capacity depot adaptation may reach" },
+	{ "reap_ms",  opt_reap_ms,  "working-set interval of the depots" },
+	{ "reap_thread", opt_reap_thread, "1: a background thread reaps idle depots" },
+	{ "fail_slab", opt_fail_slab, "failslab fault injection (docs/fault-injection.md)" },
+	{ "fail_page_alloc", opt_fail_page_alloc, "fail_page_alloc fault injection" },
+};
+
+/* Run @fn over each key=value item of @s. */
+static int opt_walk(const char *s, bool apply, const char *origin)
+{
+	const char *p = s;
+	while (*p) {
+		const char *item = p;
+		while (*p && *p != ',')
+			p++;
+		size_t ilen = (size_t)(p - item);
+		if (*p == ',')
+			p++;
+		while (ilen && (*item == ' ' || *item == '\t')) {
+			item++;
+			ilen--;
+		}
+		while (ilen && (item[ilen - 1] == ' ' || item[ilen - 1] == '\t'))
+			ilen--;
+		if (ilen == 0)
+			continue;
+		const char *eq = memchr(item, '=', ilen);
+		size_t klen = eq ? (size_t)(eq - item) : ilen;
+		struct opt_val val = { eq ? eq + 1 : item + ilen, eq ? ilen - klen - 1 : 0 };
+		const struct opt_desc *d = NULL;
+		for (size_t i = 0; i < SM_ARRAY_SIZE(opt_table); i++)
+			if (strlen(opt_table[i].name) == klen &&
+			    memcmp(opt_table[i].name, item, klen) == 0)
+				d = &opt_table[i];
+		if (!d) {
+			if (!apply) {
+				char key[64];
+				size_t n = klen < sizeof key - 1 ? klen : sizeof key - 1;
+				memcpy(key, item, n);
+				key[n] = 0;
+				sm_warn("%s: unknown option '%s' ignored", origin, key);
+			}
+			continue;
+		}
+		char err[160] = "";
+		if (!eq) {
+			if (!apply)
+				sm_warn("%s: option '%s' needs a value (%s=...)", origin, d->name, d->name);
+			return -1;
+		}
+		if (d->fn(val, apply, err, sizeof err) != 0) {
+			char shown[64];
+			size_t n = val.len < sizeof shown - 1 ? val.len : sizeof shown - 1;
+			memcpy(shown, val.v, n);
+			shown[n] = 0;
+			sm_warn("%s: bad value '%s' for option '%s': %s", origin, shown, d->name, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Check all, then apply all: nothing is applied from a string with an error. */
+static int opt_apply_string(const char *s, const char *origin)
+{
+	if (opt_walk(s, false, origin) != 0)
+		return -1;
+	return opt_walk(s, true, origin);
+}
+
+/* Called once during initialisation, before any layer needs a tunable. */
+void options_init(void)
+{
+	const char *s = os_getenv("SLABMALLOC_OPTIONS");
+	if (s && *s)
+		opt_apply_string(s, "SLABMALLOC_OPTIONS");
+}
+
+/**
+ * slabmalloc_config - apply "key=value,..." options at run time.
+ * CONTEXT: any thread.
+ * RETURNS: 0; or -1 with errno EINVAL (and a message on stderr) if the
+ * string has a bad item, in which case nothing was applied.
+ */
+SM_EXPORT int slabmalloc_config(const char *options)
+{
+	if (!options) {
+		errno = EINVAL;
+		return -1;
+	}
+	sm_ensure_init();
+	if (opt_apply_string(options, "slabmalloc_config") != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}

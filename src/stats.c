@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.c — introspection: the meminfo-style summary, and the report that
+ * the `stats=` option prints at exit (slabinfo, buddyinfo, summary).
+ *
+ * slabinfo and buddyinfo themselves are printed by their layers (slab.c,
+ * buddy.c) in the kernel's /proc formats; this file gathers the totals.
+ * Counters are read without locks: the figures are a snapshot, each one
+ * exact at some moment, not all at the same moment.
+ */
+#include "kmalloc.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Where the exit report goes: "" none, "stderr", or a path (options.c;
+ * fixed-size so that parsing the option does not allocate). */
+extern char sm_stats_target[256];
+
+static void line_kb(FILE *out, const char *name, size_t bytes)
+{
+	fprintf(out, "%-16s%10zu kB\n", name, bytes >> 10);
+}
+
+/**
+ * slabmalloc_meminfo - a /proc/meminfo-style summary of the allocator.
+ * CONTEXT: any thread; takes no allocator lock.
+ */
+SM_EXPORT void slabmalloc_meminfo(FILE *out)
+{
+	struct kmalloc_totals t;
+	size_t grown = 0, reserved = 0, free_b = 0, dirty_b = 0, purged = 0;
+	size_t boot_total = 0, boot_used = 0;
+
+	sm_ensure_init();
+	kmalloc_totals(&t);
+	for (int z = 0; z < SM_NR_ZONES; z++) {
+		struct zone *zn = &sm_zones[z];
+		reserved += zn->zone_span;
+		grown += SM_READ_ONCE(zn->zone_limit);
+		free_b += SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
+		dirty_b += SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
+		purged += SM_READ_ONCE(zn->zone_purged_bytes);
+	}
+	bootmem_stats(&boot_total, &boot_used);
+	line_kb(out, "HeapReserved:", reserved);
+	line_kb(out, "HeapGrown:", grown);
+	line_kb(out, "PagesFree:", free_b);
+	line_kb(out, "PagesDirty:", dirty_b);
+	line_kb(out, "PagesPurged:", purged);
+	line_kb(out, "Slab:", t.slab_bytes);
+	line_kb(out, "SlabActive:", t.slab_active_bytes);
+	line_kb(out, "LargeCached:", t.cached_large_bytes);
+	line_kb(out, "Vmalloc:", t.huge_bytes);
+	line_kb(out, "Bootmem:", boot_total);
+	line_kb(out, "BootmemUsed:", boot_used);
+	line_kb(out, "RSS:", os_rss_bytes());
+}
+
+static void stats_report(FILE *out)
+{
+	fprintf(out, "---- slabmalloc: slabinfo ----\n");
+	slabmalloc_slabinfo(out);
+	fprintf(out, "---- slabmalloc: buddyinfo ----\n");
+	slabmalloc_buddyinfo(out);
+	fprintf(out, "---- slabmalloc: meminfo ----\n");
+	slabmalloc_meminfo(out);
+	if (fault_calls(FAULT_SLAB) || fault_calls(FAULT_PAGE_ALLOC)) {
+		fprintf(out, "---- slabmalloc: fault injection ----\n");
+		fault_print(out);
+	}
+	fflush(out);
+}
+
+/* The exit report for `stats=`. A destructor rather than atexit(), which may
+ * allocate; it runs after the program's own exit handlers. */
+__attribute__((destructor))
+static void stats_at_exit(void)
+{
+	if (!sm_stats_target[0] || !sm_initialized)
+		return;
+	if (strcmp(sm_stats_target, "stderr") == 0) {
+		stats_report(stderr);
+		return;
+	}
+	FILE *f = fopen(sm_stats_target, "a");
+	if (!f) {
+		sm_warn("stats: cannot open '%s'", sm_stats_target);
+		return;
+	}
+	stats_report(f);
+	fclose(f);
+}

@@ -1,0 +1,5 @@
+# Stress tier: randomized, multi-threaded, byte-verified.
+stress_tests += tests/stress/mixed.t
+check_PROGRAMS += tests/stress/mixed.t
+tests_stress_mixed_t_SOURCES = tests/stress/mixed.c
+tests_stress_mixed_t_LDADD = $(TEST_LIB_CORE)
