@@ -44,6 +44,12 @@
 
 #include <slabmalloc.h>
 
+/* Everything declared from here on (and in the internal headers that
+ * include this one) is internal to the library: hidden visibility lets the
+ * compiler address globals directly instead of through the GOT. Exported
+ * functions are declared in <slabmalloc.h> above or marked SM_EXPORT. */
+#pragma GCC visibility push(hidden)
+
 /* ---- compiler helpers ---- */
 
 #define SM_EXPORT     __attribute__((visibility("default")))
@@ -204,4 +210,5 @@ void sm_postfork_parent_layers(void);
 void sm_postfork_child_layers(void);
 enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
 
+#pragma GCC visibility pop
 #endif /* SM_INTERNAL_H */

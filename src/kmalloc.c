@@ -19,11 +19,9 @@
  * above; about 10% on average for uniformly distributed sizes. The
  * power-of-two classes are created with alignment min(size, PAGE_SIZE), as
  * the kernel's kmalloc guarantees, so aligned requests up to a page are
- * served from the classes. The lookup is two tables: sizes up to 1024 by
- * 8-byte steps, up to 32768 by 128-byte steps (every class boundary above
- * 1024 is a multiple of 128, so the coarse table is exact). Both are checked
- * size by size against kmalloc_class_size at init in debug builds and in
- * tests/unit/kmalloc_classes.
+ * served from the classes. The lookup is one 4 KiB table of class indices in
+ * 8-byte steps, derived from the class sizes at init, checked size by size
+ * in debug builds and in tests/unit/kmalloc.c.
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
@@ -54,34 +52,12 @@ const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
 	6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 };
 
-/* class of sizes 0..1024, indexed by (size + 7) >> 3 */
-const uint8_t kmalloc_class_small[KMALLOC_MAX_SMALL / 8 + 1] = {
-	0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 9, 9, 10, 10, 10,
-	10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14,
-	14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16,
-	16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
-	18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19,
-	19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20,
-	20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
-};
-
-/* class of sizes 1025..32768, indexed by (size + 127) >> 7 */
-const uint8_t kmalloc_class_large[KMALLOC_MAX_CACHE_SIZE / 128 + 1] = {
-	0, 8, 12, 14, 16, 17, 18, 19, 20, 21, 21, 22, 22, 23, 23, 24, 24, 25, 25,
-	25, 25, 26, 26, 26, 26, 27, 27, 27, 27, 28, 28, 28, 28, 29, 29, 29, 29, 29,
-	29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31,
-	32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
-	33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34,
-	34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36,
-	36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37,
-	37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37,
-	37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38,
-	38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38,
-	38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39,
-	39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40,
-	40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40,
-	40, 40, 40, 40, 40, 40, 40, 40, 40, 40,
-};
+/* Class of every size 0..32768 in 8-byte steps, indexed by (size + 7) >> 3
+ * (every class is a multiple of 8, so the step loses nothing). Derived from
+ * kmalloc_class_size at init; one load on the fast path. Before init it is
+ * all zeros: class 0, whose empty magazine sends the call to the slow path,
+ * which initialises. */
+uint8_t kmalloc_size_class[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
 
 struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 uintptr_t kmalloc_tag_secret;
@@ -202,6 +178,11 @@ void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
 	kmalloc_tag_secret = os_random() | 1;
+	for (unsigned int i = 0, c = 0; i <= KMALLOC_MAX_CACHE_SIZE / 8; i++) {
+		while (kmalloc_class_size[c] < i * 8)
+			c++;
+		kmalloc_size_class[i] = (uint8_t)c;
+	}
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		uint32_t size = kmalloc_class_size[i];
 		size_t align = size < 16 ? 8 : 16;

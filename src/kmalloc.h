@@ -8,8 +8,9 @@
 
 #include "slab_internal.h"
 
+#pragma GCC visibility push(hidden)   /* see internal.h */
+
 #define KMALLOC_NR_CLASSES     41
-#define KMALLOC_MAX_SMALL      1024          /* first lookup table */
 #define KMALLOC_MAX_CACHE_SIZE 32768         /* largest slab class */
 #define KMALLOC_MAX_PAGES_SIZE (SM_SECTION_SIZE) /* largest buddy block */
 #define KMALLOC_LARGE_NPAGES_MAX 64          /* per-thread cache: <= 256 KiB */
@@ -17,8 +18,7 @@
 #define SLAB_KMALLOC           0x80000000UL
 
 extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
-extern const uint8_t kmalloc_class_small[KMALLOC_MAX_SMALL / 8 + 1];
-extern const uint8_t kmalloc_class_large[KMALLOC_MAX_CACHE_SIZE / 128 + 1];
+extern uint8_t kmalloc_size_class[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
 extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 /* Free objects of kmalloc caches carry a tag in their first word, so that a
  * second free of the same pointer is caught at once (DESIGN.md §3). */
@@ -35,9 +35,7 @@ void kmalloc_update_fast_limit(void);
 /* Class index of a size in 0..KMALLOC_MAX_CACHE_SIZE (0 maps to 8 bytes). */
 SM_INLINE unsigned int kmalloc_class(size_t size)
 {
-	if (likely(size <= KMALLOC_MAX_SMALL))
-		return kmalloc_class_small[(size + 7) >> 3];
-	return kmalloc_class_large[(size + 127) >> 7];
+	return kmalloc_size_class[(size + 7) >> 3];
 }
 
 void kmalloc_init(void);
@@ -108,4 +106,5 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	kfree_slow(p, caller);
 }
 
+#pragma GCC visibility pop
 #endif /* SM_KMALLOC_H */

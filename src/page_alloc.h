@@ -16,6 +16,8 @@
 
 #include "internal.h"
 
+#pragma GCC visibility push(hidden)   /* see internal.h */
+
 #define SM_PAGE_SHIFT     PAGE_SHIFT
 #define SM_PAGE_SIZE      ((size_t)1 << SM_PAGE_SHIFT)
 #define SM_MAX_ORDER      MAX_ORDER
@@ -181,4 +183,5 @@ void vmap_prefork(void);
 void vmap_postfork_parent(void);
 void vmap_postfork_child(void);
 
+#pragma GCC visibility pop
 #endif /* SM_PAGE_ALLOC_H */
