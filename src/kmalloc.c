@@ -25,7 +25,7 @@
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
- * 256 KiB are cached per thread (at most 16 blocks, 1 MiB) so that a program
+ * 1 MiB are cached per thread (at most 16 blocks, 2 MiB) so that a program
  * that repeatedly allocates the same large size takes no lock.
  * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
  * realloc grows and shrinks with mremap.
@@ -98,7 +98,7 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 /* ---- per-thread cache of large blocks ---- */
 
 #define LCACHE_SLOTS 16
-#define LCACHE_BYTES_MAX (1u << 20)
+#define LCACHE_BYTES_MAX (2u << 20)
 
 struct large_cache {
 	void    *lc_blk[LCACHE_SLOTS];
@@ -233,7 +233,7 @@ static void *kmalloc_huge(size_t size, gfp_t gfp)
 {
 	if (!(gfp & __GFP_WAIT))
 		return NULL;             /* never map new memory without blocking */
-	return vmap_alloc(size, false, (gfp & __GFP_ZERO) != 0);
+	return vmap_alloc_cached(size, (gfp & __GFP_ZERO) != 0);
 }
 
 static void *kmalloc_try(size_t size, gfp_t gfp)
@@ -396,6 +396,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 		*usable = vs;
 		return KOBJ_HUGE;
 	}
+	if (vmap_is_cached(p))
+		bad_pointer(caller, p, "double free detected");
 	struct boot_hdr *h = boot_hdr_of(p);
 	if (h) {
 		*usable = h->bh_size;
@@ -494,6 +496,7 @@ int kmalloc_trim(void)
 			mag_flush_own(kmalloc_caches[i]);
 	size_t freed = sm_reclaim_hook ? sm_reclaim_hook(true) : 0;
 	freed += buddy_purge(true);
+	freed += vmap_cache_purge(true);
 	return freed > 0 || os_rss_bytes() < before;
 }
 

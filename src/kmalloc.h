@@ -13,7 +13,7 @@
 #define KMALLOC_NR_CLASSES     41
 #define KMALLOC_MAX_CACHE_SIZE 32768         /* largest slab class */
 #define KMALLOC_MAX_PAGES_SIZE (SM_SECTION_SIZE) /* largest buddy block */
-#define KMALLOC_LARGE_NPAGES_MAX 64          /* per-thread cache: <= 256 KiB */
+#define KMALLOC_LARGE_NPAGES_MAX 256         /* per-thread cache: <= 1 MiB */
 /* Internal cache flag: a kmalloc-N cache (its free objects carry a tag). */
 #define SLAB_KMALLOC           0x80000000UL
 

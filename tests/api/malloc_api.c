@@ -11,6 +11,9 @@
 #include <slabmalloc.h>
 
 void *reallocarray(void *p, size_t n, size_t s);
+/* glibc's own allocator, still reachable under its internal names. */
+void *__libc_malloc(size_t size);
+void __libc_free(void *p);
 void free_sized(void *p, size_t size);
 void free_aligned_sized(void *p, size_t align, size_t size);
 
@@ -230,6 +233,20 @@ int main(void)
 	ok(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1 && mallopt(M_ARENA_MAX, 2) == 1,
 	   "mallopt accepts glibc parameters");
 	ok(mallopt(-12345, 1) == 0, "mallopt rejects an unknown parameter");
+
+	/* Blocks that glibc handed out (before we were in charge, or through
+	 * its internal names) are given back to glibc, not reported. */
+	char *gsm = __libc_malloc(100), *gl = __libc_malloc(1u << 20);
+	strcpy(gsm, "glibc small");
+	strcpy(gl, "glibc mmapped");
+	ok(malloc_usable_size(gsm) >= 100 && malloc_usable_size(gl) >= (1u << 20),
+	   "malloc_usable_size of glibc blocks");
+	gsm = realloc(gsm, 5000);
+	ok(gsm && strcmp(gsm, "glibc small") == 0 && slabmalloc_ksize(gsm) >= 5000,
+	   "realloc of a glibc block moves it to slabmalloc with its contents");
+	free(gsm);
+	free(gl);
+	ok(1, "free of glibc's blocks (brk heap and mmapped) goes back to glibc");
 
 	/* kmalloc family through the public names */
 	void *k = kmalloc(100, GFP_KERNEL);
