@@ -30,11 +30,12 @@
  *
  * 3. Capacity. Capacities are 6, 14, 30, 62, 126, 254 rounds (a 16-byte
  *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
- *    size-dependent capacity (62 for objects up to 128 bytes, 30 up to 512,
- *    14 up to 2 KiB, else 6). The depot lock is taken with trylock first; a
+ *    size-dependent capacity (126 for objects up to 256 bytes, so that a
+ *    thread's two magazines absorb a burst of 64 allocations and frees
+ *    without the depot; 30 up to 512, 14 up to 2 KiB, else 6). The depot lock is taken with trylock first; a
  *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
  *    acquisitions within one interval grow d_magsize to the next capacity,
- *    up to slab_mag_max (default 126, rounded down to a capacity). Magazines
+ *    up to slab_mag_max (default 254, rounded down to a capacity). Magazines
  *    of different capacities coexist: each records its own mag_size; an empty
  *    magazine smaller than d_magsize is freed instead of reused.
  *
@@ -90,7 +91,7 @@ SM_TLS struct thread_cache sm_tc;
 pthread_mutex_t sm_thread_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread_cache *sm_thread_list;
 
-unsigned int slab_mag_max = 126;
+unsigned int slab_mag_max = 254;
 uint64_t depot_reap_interval_ns = 10ull * 1000000000ull;
 int sm_reap_thread;
 

@@ -586,8 +586,8 @@ static void slab_cache_unlink_locked(struct kmem_cache *c)
 /* Magazine capacity a new cache starts with (magazine.c adapts it). */
 static uint32_t slab_initial_magsize(size_t size)
 {
-	if (size <= 128)
-		return 62;
+	if (size <= 256)
+		return 126;
 	if (size <= 512)
 		return 30;
 	if (size <= 2048)

@@ -9,6 +9,8 @@
 
 #include "page_alloc.h"
 
+#pragma GCC visibility push(hidden)   /* see internal.h */
+
 #define SM_CACHE_NAME_MAX 32
 #define SM_TC_INLINE      64    /* cache ids below this live in the TLS array */
 /* The last inline slot is never a cache's: it stays all zero (no rounds, no
@@ -187,7 +189,7 @@ void slab_postfork_child(void);
 
 /* Tunables (options.c may set them; docs/slab.md):
  *   slab_mag_max            largest magazine capacity adaptation may reach
- *                           (rounded down to a magazine size; default 126)
+ *                           (rounded down to a magazine size; default 254)
  *   depot_reap_interval_ns  working-set interval of the depots (default 10 s)
  *   sm_reap_thread          non-zero: a background thread reaps idle depots
  *                           every interval (started lazily; default off) */
@@ -271,4 +273,5 @@ SM_INLINE void mag_free(struct kmem_cache *c, void *obj)
 	mag_free_slow(c, obj);
 }
 
+#pragma GCC visibility pop
 #endif /* SM_SLAB_INTERNAL_H */
