@@ -835,13 +835,16 @@ bool mag_validate(struct kmem_cache *c)
 /* ---- reclaim, init, fork ---- */
 
 /* sm_reclaim_hook: reap every depot, release every empty slab, and give
- * free pages to the OS if allowed. Try-locks the cache list, so an
- * allocation failing inside a destructor run under it cannot deadlock. */
+ * free pages and kept huge mappings to the OS if allowed. Try-locks the
+ * cache list, so an allocation failing inside a destructor run under it
+ * cannot deadlock. */
 static size_t mag_reclaim(bool may_call_os)
 {
 	size_t bytes = 0;
+	if (may_call_os)
+		bytes += vmap_cache_purge(true);
 	if (pthread_mutex_trylock(&sm_cache_list_lock) != 0)
-		return may_call_os ? buddy_purge(true) : 0;
+		return bytes + (may_call_os ? buddy_purge(true) : 0);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		if (!(c->flags & SLAB_NOMAG))
 			bytes += depot_reap(c, true);

@@ -141,6 +141,18 @@ static int opt_reap_thread(struct opt_val val, bool apply, char *err, size_t err
 	return 0;
 }
 
+static int opt_huge_cache_mb(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	uint64_t mb;
+	if (parse_u64(val, 1u << 20, &mb)) {
+		set_err(err, errlen, "expects MiB, 0 to 1048576");
+		return -1;
+	}
+	if (apply)
+		SM_WRITE_ONCE(vmap_cache_max_bytes, (size_t)mb << 20);
+	return 0;
+}
+
 static const struct opt_desc {
 	const char *name;
 	opt_fn fn;
@@ -149,6 +161,7 @@ static const struct opt_desc {
 	{ "stats",    opt_stats,    "stderr|PATH|none: slabinfo, buddyinfo, meminfo at exit" },
 	{ "decay_ms", opt_decay_ms, "free pages go back to the OS after this many ms" },
 	{ "pcp_high", opt_pcp_high, "pages kept on each thread's page lists" },
+	{ "huge_cache_mb", opt_huge_cache_mb, "freed huge mappings kept for reuse, in MiB" },
 	{ "mag_max",  opt_mag_max,  "largest magazine capacity depot adaptation may reach" },
 	{ "reap_ms",  opt_reap_ms,  "working-set interval of the depots" },
 	{ "reap_thread", opt_reap_thread, "1: a background thread reaps idle depots" },

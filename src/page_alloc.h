@@ -152,6 +152,12 @@ void buddy_free(struct page *page, unsigned int order, const char *caller);
  * The head page gets PG_exact and exact.npages. */
 void *buddy_alloc_exact(size_t size, gfp_t gfp);
 void buddy_free_exact(void *addr, size_t size, const char *caller);
+/* Resize an exact range in place: shrinking gives the pages past
+ * PAGE_ALIGN(new_size) back; growing takes the following pages if all are
+ * free in the buddy (not on per-thread lists). Honours __GFP_WAIT (trylock
+ * without it), __GFP_HIGH and __GFP_ZERO. True when done; false, with
+ * nothing changed, otherwise. Afterwards the range frees with new_size. */
+bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp);
 /* Return free memory older than the decay period to the OS (all: now). */
 size_t buddy_purge(bool all);
 void buddy_thread_exit(void);        /* drain this thread's page lists */
@@ -178,7 +184,21 @@ size_t vmap_size(const void *addr);
 void vmap_free(const void *addr, const char *caller);
 /* Grow or shrink with mremap; the registry follows. NULL on failure. */
 void *vmap_realloc(void *addr, size_t new_size);
+/* Bytes of registered (handed out) vmalloc/kmalloc mappings; the cache
+ * below is not included. */
 size_t vmap_total_bytes(void);
+/* Huge kmalloc: like vmap_alloc (no guard) but reuses a mapping from the
+ * cache of freed ones; vmap_free caches it again. @zero: reads as zeros. */
+void *vmap_alloc_cached(size_t size, bool zero);
+/* @addr is the start of a freed mapping held in the cache. */
+bool vmap_is_cached(const void *addr);
+/* Unmap cached mappings older than buddy_decay_ns (all: every one).
+ * RETURNS: bytes unmapped. */
+size_t vmap_cache_purge(bool all);
+size_t vmap_cached_bytes(void);       /* bytes held in the cache */
+/* Tunable: most bytes the cache holds (64 MiB; 0 disables it). It also
+ * holds at most 8 mappings. */
+extern size_t vmap_cache_max_bytes;
 void vmap_prefork(void);
 void vmap_postfork_parent(void);
 void vmap_postfork_child(void);

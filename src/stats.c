@@ -53,6 +53,7 @@ SM_EXPORT void slabmalloc_meminfo(FILE *out)
 	line_kb(out, "SlabActive:", t.slab_active_bytes);
 	line_kb(out, "LargeCached:", t.cached_large_bytes);
 	line_kb(out, "Vmalloc:", t.huge_bytes);
+	line_kb(out, "VmallocCached:", vmap_cached_bytes());
 	line_kb(out, "Bootmem:", boot_total);
 	line_kb(out, "BootmemUsed:", boot_used);
 	line_kb(out, "RSS:", os_rss_bytes());

@@ -27,11 +27,55 @@
  *     copying; guarded ones are reallocated, copied and freed (mremap
  *     cannot move the guard along safely).
  *
- *  Locks: vm_lock (rank 7) protects the registry; mmap/munmap/mremap of a
- *  region run with it dropped (a region belongs to its caller), only the
- *  table growth maps under it. Fork: vmap_prefork() takes vm_lock and then
- *  bootmem's lock (rank 8, the last of the lock order); the parent releases
- *  both, the child re-initialises both.
+ *  4. Cache of freed huge kmalloc mappings (the user-space analogue of the
+ *     kernel's lazy vunmap and of jemalloc's retained extents). A program
+ *     that mallocs and frees the same huge size in a loop would otherwise
+ *     pay mmap + page faults + munmap every time (tens of microseconds).
+ *     Mappings made for kmalloc (VM_KMALLOC: huge kmalloc, its aligned
+ *     variant, and what vmap_realloc makes of them) are, when freed, taken
+ *     out of the registry and kept mapped in vm_cache[], oldest first, at
+ *     most VMAP_CACHE_SLOTS mappings and vmap_cache_max_bytes bytes (the
+ *     oldest are evicted, i.e. unmapped, to make room; a mapping larger
+ *     than the byte limit is never cached). vmalloc()'s guarded regions
+ *     and ioremap are never cached. vmap_alloc_cached() takes the smallest
+ *     cached mapping that holds the request: one at most a quarter larger
+ *     is reused whole (the surplus shows in malloc_usable_size), a larger
+ *     one has its tail unmapped, so the waste stays bounded either way. A
+ *     zeroed request (calloc) madvises the reused mapping (os_purge,
+ *     MADV_DONTNEED): the pages read as zeros again, faulted in on demand,
+ *     and only the resident ones cost anything, unlike a memset. When
+ *     the system refuses a new mapping (mmap or growing mremap), the cache
+ *     is emptied and the call retried once: cached memory never makes an
+ *     allocation fail.
+ *     Invariant: a cached mapping is not in the registry, so vmap_size()
+ *     says 0 and every API rejects it; vmap_is_cached() lets kfree say
+ *     "double free" for it rather than "invalid pointer".
+ *
+ *  5. Decay. A cached mapping lives at most buddy_decay_ns (the decay_ms
+ *     option, shared with the page layer's dirty pages): every free, and
+ *     every other vmap operation that finds the cache non-empty and is
+ *     about to map or remap, compares the oldest entries' free times with
+ *     the clock and unmaps what has expired; vmap_cache_purge() does the
+ *     same (or empties the cache) for malloc_trim and reclaim. An
+ *     allocation served from the cache reads no clock (it reuses the
+ *     mapping whatever its age, which beats unmapping it; the free that
+ *     follows expires the rest), so a malloc/free pair costs one clock
+ *     read. A decay of 0 disables the cache. Nothing on the malloc fast
+ *     paths (slab, large) looks at it.
+ *
+ *  Accounting: vmap_total_bytes() (meminfo "Vmalloc:") counts registered
+ *  mappings only, i.e. memory handed out; the cache is reported apart by
+ *  vmap_cached_bytes() ("VmallocCached:"), as the page layer reports dirty
+ *  free pages apart. Cached bytes may be resident (they count in RSS) until
+ *  decay, eviction or a purge unmaps them.
+ *
+ *  Locks: vm_lock (rank 7) protects the registry and the cache; mmap/
+ *  munmap/mremap/madvise of a region run with it dropped (a region belongs
+ *  to its caller, and a mapping taken off the cache belongs to whoever took
+ *  it), only the table growth maps under it. Fork: vmap_prefork() takes
+ *  vm_lock and then bootmem's lock (rank 8, the last of the lock order);
+ *  the parent releases both, the child re-initialises both and keeps the
+ *  cache (its mappings are inherited).
  */
 #include "page_alloc.h"
 
@@ -41,6 +85,7 @@
 enum {
 	VM_GUARD   = 1u << 0,   /* a PROT_NONE page follows the region */
 	VM_IOREMAP = 1u << 1,   /* a /dev/mem mapping from ioremap() */
+	VM_KMALLOC = 1u << 2,   /* huge kmalloc: cached when freed */
 };
 
 struct vm_entry {
@@ -58,6 +103,21 @@ static size_t vm_count;                  /* used slots */
 static size_t vm_bytes;                  /* usable bytes of vmalloc/kmalloc maps */
 
 #define VM_MIN_CAP 256
+
+/* The cache of freed VM_KMALLOC mappings (theory 4), oldest first. */
+#define VMAP_CACHE_SLOTS 8
+
+struct vm_cached {
+	uintptr_t vc_addr;       /* start of the mapping */
+	size_t    vc_len;        /* its length (page multiple) */
+	uint64_t  vc_free_ns;    /* when it was freed (os_now_ns) */
+};
+
+static struct vm_cached vm_cache[VMAP_CACHE_SLOTS];
+static unsigned int vm_cache_n;          /* entries in vm_cache */
+static size_t vm_cache_bytes;            /* sum of their vc_len */
+
+size_t vmap_cache_max_bytes = (size_t)64 << 20;
 
 static inline size_t vm_hash(uintptr_t a, size_t cap)
 {
@@ -155,14 +215,100 @@ static bool vm_take(uintptr_t a, bool ioremap, struct vm_entry *out)
 	return found;
 }
 
-void *vmap_alloc(size_t size, bool guard, bool zero)
+/* ---- the cache of freed kmalloc mappings (theory 4, 5) ---- */
+
+/* Mappings taken off the cache under vm_lock, unmapped after dropping it.
+ * Whatever one operation takes off is at most what the cache held. */
+struct vm_victims {
+	struct vm_cached vv_map[VMAP_CACHE_SLOTS];
+	unsigned int vv_n;
+};
+
+/* Take entry @i off the cache, keeping the order. vm_lock held. */
+static struct vm_cached vc_remove(unsigned int i)
 {
-	(void)zero;      /* fresh anonymous mappings are zero-filled */
-	if (size == 0 || size > ((size_t)1 << 46))
-		return NULL;
-	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
+	struct vm_cached c = vm_cache[i];
+	vm_cache_n--;
+	memmove(&vm_cache[i], &vm_cache[i + 1],
+	        (vm_cache_n - i) * sizeof(struct vm_cached));
+	vm_cache_bytes -= c.vc_len;
+	return c;
+}
+
+/* Move the oldest entries to @v: all of them with @all, else those freed at
+ * least the decay period before @now. vm_lock held. */
+static void vc_expire(uint64_t now, bool all, struct vm_victims *v)
+{
+	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
+	while (vm_cache_n) {
+		uint64_t t = vm_cache[0].vc_free_ns;
+		uint64_t age = now > t ? now - t : 0;
+		if (!all && age < decay)
+			break;
+		v->vv_map[v->vv_n++] = vc_remove(0);
+	}
+}
+
+/* Unmap what vc_expire/vc_put took off. vm_lock not held. RETURNS: bytes. */
+static size_t vc_release(const struct vm_victims *v)
+{
+	size_t bytes = 0;
+	for (unsigned int i = 0; i < v->vv_n; i++) {
+		os_unmap((void *)v->vv_map[i].vc_addr, v->vv_map[i].vc_len);
+		bytes += v->vv_map[i].vc_len;
+	}
+	return bytes;
+}
+
+/* Keep the freed mapping [@addr, @addr + @len) in the cache, evicting
+ * expired and then the oldest entries to respect both limits. vm_lock held.
+ * RETURNS: false if it must be unmapped instead (too large, cache off). */
+static bool vc_put(uintptr_t addr, size_t len, struct vm_victims *v)
+{
+	size_t max = SM_READ_ONCE(vmap_cache_max_bytes);
+	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
+	uint64_t now = os_now_ns();
+	if (decay == 0 || len > max) {
+		vc_expire(now, decay == 0, v);
+		return false;
+	}
+	vc_expire(now, false, v);
+	while (vm_cache_n && (vm_cache_n == VMAP_CACHE_SLOTS || vm_cache_bytes + len > max))
+		v->vv_map[v->vv_n++] = vc_remove(0);
+	vm_cache[vm_cache_n++] = (struct vm_cached){
+		.vc_addr = addr, .vc_len = len, .vc_free_ns = now,
+	};
+	vm_cache_bytes += len;
+	return true;
+}
+
+/* Index of the smallest cached mapping of at least @len bytes, or -1.
+ * vm_lock held. */
+static int vc_best_fit(size_t len)
+{
+	int best = -1;
+	for (unsigned int i = 0; i < vm_cache_n; i++)
+		if (vm_cache[i].vc_len >= len &&
+		    (best < 0 || vm_cache[i].vc_len < vm_cache[best].vc_len))
+			best = (int)i;
+	return best;
+}
+
+/* os_map, and when the system refuses, once more after giving the cache
+ * back: cached mappings must never make an allocation fail. */
+static void *vm_os_map(size_t len)
+{
+	void *p = os_map(len);
+	if (!p && vmap_cache_purge(true))
+		p = os_map(len);
+	return p;
+}
+
+/* A fresh mapping of @usable bytes (+ a guard page), registered. */
+static void *vm_map_new(size_t usable, bool guard, uint32_t flags)
+{
 	size_t len = usable + (guard ? SM_PAGE_SIZE : 0);
-	char *p = os_map(len);
+	char *p = vm_os_map(len);
 	if (!p)
 		return NULL;
 	if (guard && os_protect_none(p + usable, SM_PAGE_SIZE) != 0) {
@@ -171,7 +317,7 @@ void *vmap_alloc(size_t size, bool guard, bool zero)
 	}
 	struct vm_entry e = {
 		.va_addr = (uintptr_t)p, .va_map = (uintptr_t)p, .va_map_len = len,
-		.va_size = usable, .va_flags = guard ? VM_GUARD : 0,
+		.va_size = usable, .va_flags = flags | (guard ? VM_GUARD : 0),
 	};
 	if (!vm_insert(&e)) {
 		os_unmap(p, len);
@@ -181,16 +327,77 @@ void *vmap_alloc(size_t size, bool guard, bool zero)
 	return p;
 }
 
+void *vmap_alloc(size_t size, bool guard, bool zero)
+{
+	(void)zero;      /* fresh anonymous mappings are zero-filled */
+	if (size == 0 || size > ((size_t)1 << 46))
+		return NULL;
+	return vm_map_new(SM_ALIGN_UP(size, SM_PAGE_SIZE), guard, 0);
+}
+
+/**
+ * vmap_alloc_cached - a mapping for huge kmalloc, reusing a cached one.
+ * @size: bytes
+ * @zero: the memory must read as zeros
+ *
+ * Takes the smallest cached mapping of at least @size bytes (theory 4),
+ * else maps a fresh one. The mapping is VM_KMALLOC: vmap_free caches it.
+ * Expired cache entries are unmapped on the way.
+ * CONTEXT: may block (mmap, munmap, madvise).
+ * RETURNS: page-aligned memory, or NULL (size 0 or too large, no memory).
+ */
+void *vmap_alloc_cached(size_t size, bool zero)
+{
+	if (size == 0 || size > ((size_t)1 << 46))
+		return NULL;
+	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
+	struct vm_victims v = { .vv_n = 0 };
+	uintptr_t p = 0;
+	size_t keep = 0, tail = 0;
+
+	pthread_mutex_lock(&vm_lock);
+	int i = vm_cache_n ? vc_best_fit(usable) : -1;
+	if (i >= 0 && vm_reserve_slot()) {
+		/* A hit reads no clock: the mapping is reused whatever its age
+		 * (better than unmapping it), and the free that follows expires
+		 * the others. Reuse it whole if the surplus is small, else cut
+		 * the tail off (after unlocking: the mapping is ours now). */
+		struct vm_cached c = vc_remove((unsigned int)i);
+		keep = c.vc_len - usable <= usable / 4 ? c.vc_len : usable;
+		tail = c.vc_len - keep;
+		p = c.vc_addr;
+		struct vm_entry e = {
+			.va_addr = p, .va_map = p, .va_map_len = keep,
+			.va_size = keep, .va_flags = VM_KMALLOC,
+		};
+		vm_table[vm_slot(p)] = e;
+		vm_count++;
+		vm_bytes += keep;
+	} else if (vm_cache_n) {
+		/* About to map anyway: unmap what has expired first. */
+		vc_expire(os_now_ns(), false, &v);
+	}
+	pthread_mutex_unlock(&vm_lock);
+	vc_release(&v);
+	if (!p)
+		return vm_map_new(usable, false, VM_KMALLOC);
+	if (tail)
+		os_unmap((void *)(p + keep), tail);
+	if (zero && os_purge((void *)p, keep) != 0)
+		memset((void *)p, 0, keep);
+	return (void *)p;
+}
+
 void *vmap_alloc_aligned(size_t size, size_t align)
 {
 	if (size == 0 || size > ((size_t)1 << 46) || align > ((size_t)1 << 40) ||
 	    (align & (align - 1)))
 		return NULL;
 	if (align <= SM_PAGE_SIZE)
-		return vmap_alloc(size, false, true);
+		return vmap_alloc_cached(size, true);
 	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
 	size_t len = usable + align;
-	char *raw = os_map(len);
+	char *raw = vm_os_map(len);
 	if (!raw)
 		return NULL;
 	char *p = (char *)SM_ALIGN_UP((uintptr_t)raw, align);
@@ -202,7 +409,7 @@ void *vmap_alloc_aligned(size_t size, size_t align)
 		os_unmap(p + usable, (size_t)(raw + len - (p + usable)));
 	struct vm_entry e = {
 		.va_addr = (uintptr_t)p, .va_map = (uintptr_t)p, .va_map_len = usable,
-		.va_size = usable, .va_flags = 0,
+		.va_size = usable, .va_flags = VM_KMALLOC,
 	};
 	if (!vm_insert(&e)) {
 		os_unmap(p, usable);
@@ -223,12 +430,71 @@ size_t vmap_size(const void *addr)
 	return s;
 }
 
+/**
+ * vmap_is_cached - @addr is the start of a freed mapping held in the cache.
+ *
+ * kfree's classification asks, after vmap_size() said 0, to report a
+ * second free of a huge pointer as such.
+ * CONTEXT: takes vm_lock.
+ */
+bool vmap_is_cached(const void *addr)
+{
+	bool found = false;
+	if ((uintptr_t)addr & (SM_PAGE_SIZE - 1))
+		return false;            /* every mapping starts on a page */
+	pthread_mutex_lock(&vm_lock);
+	for (unsigned int i = 0; i < vm_cache_n && !found; i++)
+		found = vm_cache[i].vc_addr == (uintptr_t)addr;
+	pthread_mutex_unlock(&vm_lock);
+	return found;
+}
+
 void vmap_free(const void *addr, const char *caller)
 {
-	struct vm_entry e;
-	if (!vm_take((uintptr_t)addr, false, &e))
+	struct vm_victims v = { .vv_n = 0 };
+	struct vm_entry e = { 0 };
+	bool cached = false;
+
+	pthread_mutex_lock(&vm_lock);
+	struct vm_entry *f = vm_find((uintptr_t)addr);
+	bool ok = f && !(f->va_flags & VM_IOREMAP);
+	if (ok) {
+		e = *f;
+		vm_remove_slot((size_t)(f - vm_table));
+		if (e.va_flags & VM_KMALLOC)
+			cached = vc_put(e.va_map, e.va_map_len, &v);
+		else if (vm_cache_n)
+			vc_expire(os_now_ns(), false, &v);
+	}
+	pthread_mutex_unlock(&vm_lock);
+	if (!ok)
 		sm_fatal("%s(): invalid address %p", caller, addr);
-	os_unmap((void *)e.va_map, e.va_map_len);
+	vc_release(&v);
+	if (!cached)
+		os_unmap((void *)e.va_map, e.va_map_len);
+}
+
+/**
+ * vmap_cache_purge - unmap cached huge kmalloc mappings.
+ * @all: every one now, not only those older than the decay period
+ *
+ * For malloc_trim and the reclaim path (theory 5).
+ * CONTEXT: may block (munmap). Takes vm_lock.
+ * RETURNS: bytes unmapped.
+ */
+size_t vmap_cache_purge(bool all)
+{
+	struct vm_victims v = { .vv_n = 0 };
+	pthread_mutex_lock(&vm_lock);
+	if (vm_cache_n)
+		vc_expire(os_now_ns(), all, &v);
+	pthread_mutex_unlock(&vm_lock);
+	return vc_release(&v);
+}
+
+size_t vmap_cached_bytes(void)
+{
+	return SM_READ_ONCE(vm_cache_bytes);
 }
 
 void *vmap_realloc(void *addr, size_t new_size)
@@ -236,14 +502,18 @@ void *vmap_realloc(void *addr, size_t new_size)
 	if (new_size == 0 || new_size > ((size_t)1 << 46))
 		return NULL;
 	size_t usable = SM_ALIGN_UP(new_size, SM_PAGE_SIZE);
-	struct vm_entry e;
+	struct vm_entry e = { 0 };
 
+	struct vm_victims v = { .vv_n = 0 };
 	pthread_mutex_lock(&vm_lock);
 	struct vm_entry *f = vm_find((uintptr_t)addr);
 	bool ok = f && !(f->va_flags & VM_IOREMAP);
 	if (ok)
 		e = *f;
+	if (vm_cache_n)
+		vc_expire(os_now_ns(), false, &v);
 	pthread_mutex_unlock(&vm_lock);
+	vc_release(&v);
 	if (!ok)
 		sm_fatal("vmap_realloc(): invalid address %p", addr);
 	if (usable == e.va_size)
@@ -259,6 +529,8 @@ void *vmap_realloc(void *addr, size_t new_size)
 	}
 	/* The new key replaces the old one: the table needs no new slot. */
 	void *q = os_remap(addr, e.va_map_len, usable);
+	if (!q && usable > e.va_map_len && vmap_cache_purge(true))
+		q = os_remap(addr, e.va_map_len, usable);
 	if (!q)
 		return NULL;
 	pthread_mutex_lock(&vm_lock);
@@ -267,7 +539,7 @@ void *vmap_realloc(void *addr, size_t new_size)
 		vm_remove_slot((size_t)(f - vm_table));
 	struct vm_entry n = {
 		.va_addr = (uintptr_t)q, .va_map = (uintptr_t)q, .va_map_len = usable,
-		.va_size = usable, .va_flags = 0,
+		.va_size = usable, .va_flags = e.va_flags & VM_KMALLOC,
 	};
 	vm_table[vm_slot(n.va_addr)] = n;
 	vm_count++;

@@ -13,6 +13,7 @@ include tests/unit/page.mk
 include tests/unit/slab.mk
 include tests/unit/pool.mk
 include tests/unit/top.mk
+include tests/unit/vmap.mk
 include tests/api/local.mk
 include tests/preload/local.mk
 include tests/stress/local.mk
