@@ -38,9 +38,12 @@
  *     halves back ("expand" in the kernel). A section is one MAX_ORDER-1
  *     block, so merging never crosses a section.
  *     Allocated heads have PG_head and .order; alloc_pages_exact ranges have
- *     PG_head|PG_exact and exact.npages (the tail beyond the request went
- *     back to the free areas as maximal aligned blocks). Upper layers OR in
- *     PG_slab/PG_large and set slab_cache; buddy_free() clears them.
+ *     PG_head|PG_exact, exact.npages and .order = get_order of the range
+ *     (the tail beyond the request went back to the free areas as maximal
+ *     aligned blocks); every other page of a range has flags 0, and the
+ *     head is aligned to its order unless the range was grown in place
+ *     (8.). Upper layers OR in PG_slab/PG_large and set slab_cache;
+ *     buddy_free() clears them.
  *
  *  4. Per-thread page lists (the kernel's per-CPU pagesets; a thread is our
  *     CPU). For orders 0..SM_PCP_MAX_ORDER of ZONE_NORMAL each thread keeps
@@ -95,6 +98,28 @@
  *     kind (slab, kmalloc, alloc_pages_exact) stop the program with one line
  *     naming the function and the address. Requests that cannot be met
  *     return NULL (0), never crash.
+ *
+ *  8. In-place resizing (buddy_resize_exact, for kmalloc's realloc of
+ *     large blocks). An exact range is freed page-run by page-run
+ *     (zone_free_range decomposes it greedily into aligned blocks), so
+ *     nothing but its head describes it and it may change length in place.
+ *     Shrinking frees the pages past the new end (dirty, coalescing with
+ *     free neighbours). Growing needs every page of [old end, new end) in
+ *     a free block: the block holding a page is found by rounding its
+ *     index down order by order (free blocks are aligned), and since the
+ *     page before is allocated the block starts at that page, so the walk
+ *     goes block to block. Pages on per-thread lists or being purged are
+ *     not free: the resize fails rather than reach into another thread's
+ *     list. The range may run past zone_limit by growing the zone one
+ *     section, as zone_rmqueue does. Blocks are checked first, then taken
+ *     whole; the part of the last one past the new end goes back as
+ *     increasing aligned pieces that cannot merge (the buddy of each holds
+ *     the page before it) in that block's place and age on the dirty list.
+ *     The head then gets the new npages and order; it is no longer aligned
+ *     to that order in general, which only the exact-range checks of
+ *     buddy_validate() and bad_free() need to know. The emergency reserve
+ *     and the trylock rule of allocations apply; __GFP_ZERO zeroes the
+ *     added pages unless they all came from clean blocks.
  *
  *  Locks: one zone_lock per zone (rank 6 in internal.h; DMA before NORMAL,
  *  though no path holds both except fork and buddy_validate). Nothing is
@@ -706,6 +731,19 @@ static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
 				         caller, addr, zone_page_addr(z, h));
 		}
 	}
+	/* An exact range grown in place need not start at an aligned index:
+	 * the nearest head below is the block around @addr. */
+	for (size_t h = idx, lo = idx > NPAGES(SM_SECTION_ORDER) ?
+	                         idx - NPAGES(SM_SECTION_ORDER) : 0; h-- > lo;) {
+		const struct page *hp = &z->zone_mem_map[h];
+		if (!(hp->flags & (PG_head | PG_buddy | PG_pcp | PG_purge)))
+			continue;
+		if ((hp->flags & (PG_head | PG_exact)) == (PG_head | PG_exact) &&
+		    idx < h + hp->exact.npages)
+			sm_fatal("%s(): invalid address %p (inside the block at %p)",
+			         caller, addr, zone_page_addr(z, h));
+		break;
+	}
 	sm_fatal("%s(): invalid address %p", caller, addr);
 }
 
@@ -805,6 +843,188 @@ void buddy_free_exact(void *addr, size_t size, const char *caller)
 	zone_unlock(z);
 	if (due)
 		zone_purge(z, false);
+}
+
+/* ---- in-place resizing of exact ranges ---- */
+
+/*
+ * The free block (PG_buddy head) holding page @idx of @z, or NULL when the
+ * page is allocated, on a per-thread list or being purged. Free blocks are
+ * naturally aligned, so the head is @idx rounded down to the block's order:
+ * try the orders upwards (the kernel's __find_buddy arithmetic). A head
+ * found at order k with a smaller order covers other pages, never @idx (it
+ * would have been found at its own order). Zone lock held, @idx grown.
+ */
+static struct page *free_block_of(struct zone *z, size_t idx)
+{
+	for (unsigned int k = 0; k < SM_MAX_ORDER; k++) {
+		struct page *h = &z->zone_mem_map[idx & ~(NPAGES(k) - 1)];
+		if ((h->flags & PG_buddy) && h->order >= k)
+			return h;
+	}
+	return NULL;
+}
+
+/*
+ * Give [idx, end) back as free blocks, where end is the (aligned) end of a
+ * free block that was just taken whole and [.., idx) is allocated. Greedy
+ * from the left, the pieces grow in size and the buddy of each one holds
+ * page idx - 1, so none can merge: they go straight to the free areas and,
+ * when dirty, into the taken block's place on the dirty list (after
+ * @anchor) with its age @t, as the halves of a split do in zone_rmqueue.
+ */
+static void give_back_tail(struct zone *z, size_t idx, size_t end, bool dirty,
+                           uint64_t t, struct page *anchor)
+{
+	while (idx < end) {
+		unsigned int k = (unsigned int)__builtin_ctzl(idx);
+		while (NPAGES(k) > end - idx)
+			k--;
+		struct page *b = &z->zone_mem_map[idx];
+		b->flags = PG_buddy | (dirty ? PG_dirty : 0);
+		b->order = (uint8_t)k;
+		fa_add(z, b, k);
+		if (dirty) {
+			b->buddy.free_ns = t;
+			dl_insert_after(z, anchor, b);
+			anchor = b;
+		}
+		idx += NPAGES(k);
+	}
+}
+
+/*
+ * Grow the exact range at @head from @old_n to @new_n pages when every page
+ * of [old_end, new_end) is free in the buddy. Zone lock held. All or
+ * nothing: the checks run before anything is changed. *@dirty tells whether
+ * some page taken may be non-zero.
+ */
+static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
+                              size_t new_n, gfp_t gfp, bool *dirty)
+{
+	size_t idx = page_index(z, head);
+	size_t start = idx + old_n, end = idx + new_n, need = new_n - old_n;
+	size_t np = zone_npages(z);
+
+	*dirty = false;
+	/* The emergency reserve, as zone_rmqueue keeps it. */
+	if (!(gfp & __GFP_HIGH)) {
+		size_t avail = z->zone_free_pages +
+		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
+		if (avail < need + buddy_reserve_pages)
+			return false;
+	}
+	/* Pass 1: every grown page of the range lies in a free block. A free
+	 * block holding page j starts at j (page j - 1 is allocated: ours, or
+	 * taken below), so the walk jumps from block end to block end. */
+	for (size_t j = start; j < end && j < np;) {
+		struct page *b = free_block_of(z, j);
+		if (!b)
+			return false;
+		j = page_index(z, b) + NPAGES(b->order);
+	}
+	/* Past the grown part: zones grow by appending one free section at
+	 * zone_limit (the range spans under one section, so one suffices),
+	 * exactly what zone_rmqueue would do when it runs out. */
+	if (end > np && !zone_grow(z))
+		return false;
+
+	/* Pass 2: take the blocks; the part of the last one beyond the range
+	 * goes back. Their heads become interior pages (flags 0). */
+	for (size_t j = start; j < end;) {
+		struct page *b = free_block_of(z, j);
+		sm_assert(b && page_index(z, b) == j);
+		unsigned int o = b->order;
+		bool d = (b->flags & PG_dirty) != 0;
+		uint64_t t = b->buddy.free_ns;
+		struct page *anchor = NULL;
+		fa_del(z, b, o);
+		if (d) {
+			anchor = b->buddy.dprev;
+			dl_del(z, b);
+			*dirty = true;
+		}
+		b->flags = 0;
+		b->order = 0;
+		size_t bend = j + NPAGES(o);
+		if (bend > end)
+			give_back_tail(z, end, bend, d, t, anchor);
+		j = bend;
+	}
+	return true;
+}
+
+/**
+ * buddy_resize_exact - resize an alloc_pages_exact range in place.
+ * @addr: start of the range (from buddy_alloc_exact, or resized before)
+ * @old_size: the size it has now (PAGE_ALIGN(@old_size) = its pages)
+ * @new_size: the size wanted, 1..4 MiB
+ * @gfp: __GFP_WAIT (else the zone lock is only try-locked), __GFP_HIGH (may
+ *       take the emergency reserve), __GFP_ZERO (the pages added read as
+ *       zeros)
+ *
+ * Shrinking gives the pages past PAGE_ALIGN(@new_size) back to the buddy
+ * (dirty, coalescing). Growing takes the pages after the range when every
+ * one of them is in a free block of the buddy (not on a per-thread list,
+ * not being purged, not allocated), growing the zone by a section when the
+ * range runs past its grown part. The head keeps its flags (PG_large ...)
+ * and gets the new exact.npages and .order, so buddy_free_exact(@addr,
+ * @new_size) frees exactly the new range. A wrong @old_size or an address
+ * that is not a live exact range stops the program with one line.
+ *
+ * CONTEXT: any thread; blocks only if @gfp allows it.
+ * RETURNS: true when the range now has PAGE_ALIGN(@new_size) pages; false
+ * (nothing changed) when the pages are not free, the lock is busy without
+ * __GFP_WAIT, or @new_size is 0 or above 4 MiB.
+ */
+bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
+{
+	static const char caller[] = "buddy_resize_exact";
+	struct page *pg = free_addr_to_page(addr, caller);
+	struct zone *z = page_zone(pg);
+
+	if (unlikely((pg->flags & (PG_head | PG_exact | PG_buddy | PG_pcp | PG_purge |
+	                           PG_lcached)) != (PG_head | PG_exact)))
+		sm_fatal("%s(): %p is not a live alloc_pages_exact range (flags 0x%x)",
+		         caller, addr, pg->flags);
+	size_t old_n = (old_size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+	if (unlikely(old_size == 0 || old_size > SM_SECTION_SIZE ||
+	             old_n != pg->exact.npages))
+		sm_fatal("%s(): wrong size %zu for the range of %zu pages at %p", caller,
+		         old_size, pg->exact.npages, addr);
+	if (new_size == 0 || new_size > SM_SECTION_SIZE)
+		return false;
+	size_t new_n = (new_size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+	if (new_n == old_n)
+		return true;
+	if (!zone_lock(z, gfp))
+		return false;
+
+	bool dirty = false, due = false;
+	if (new_n < old_n) {
+		size_t tail = page_index(z, pg) + new_n;
+		for (size_t i = 0; i < old_n - new_n; i++) {
+			z->zone_mem_map[tail + i].slab_cache = NULL;
+			z->zone_mem_map[tail + i].slab_base = 0;
+		}
+		uint64_t now = os_now_ns();
+		zone_free_range(z, tail, old_n - new_n, true, now);
+		if ((gfp & (__GFP_WAIT | __GFP_IO | __GFP_FS)) ==
+		    (__GFP_WAIT | __GFP_IO | __GFP_FS))
+			due = zone_decay_due(z, now);
+	} else if (!exact_grow_locked(z, pg, old_n, new_n, gfp, &dirty)) {
+		zone_unlock(z);
+		return false;
+	}
+	pg->order = (uint8_t)get_order(new_n << SM_PAGE_SHIFT);
+	pg->exact.npages = new_n;
+	zone_unlock(z);
+	if (due)
+		zone_purge(z, false);
+	if (new_n > old_n && (gfp & __GFP_ZERO) && dirty)
+		memset((char *)addr + (old_n << SM_PAGE_SHIFT), 0,
+		       (new_n - old_n) << SM_PAGE_SHIFT);
+	return true;
 }
 
 /* ---- initialisation and fork ---- */
@@ -997,19 +1217,31 @@ static bool zone_validate(struct zone *z)
 				dirty_blocks++;
 			}
 			i += NPAGES(o);
+		} else if ((pg->flags & (PG_head | PG_exact)) == (PG_head | PG_exact)) {
+			/* An exact range: .order is get_order of its pages, but
+			 * after in-place growth the head need not be aligned to
+			 * it. Its other pages are plain (flags 0). */
+			size_t n = pg->exact.npages;
+			if (o >= SM_MAX_ORDER || n == 0 || n > NPAGES(o) ||
+			    (o > 0 && n <= NPAGES(o - 1)) || i + n > np) {
+				VBAD("zone %s: exact range %zu has %zu pages (order %u)\n",
+				     zn, i, n, o);
+				break;
+			}
+			if (pg->flags & (PG_pcp | PG_buddy | PG_purge))
+				VBAD("zone %s: block %zu has flags 0x%x\n", zn, i, pg->flags);
+			for (size_t j = 1; j < n; j++)
+				if (map[i + j].flags || map[i + j].zone != zi) {
+					VBAD("zone %s: page %zu of exact range %zu has flags 0x%x\n",
+					     zn, i + j, i, map[i + j].flags);
+					break;
+				}
+			i += n;
 		} else if (pg->flags & (PG_head | PG_pcp | PG_purge)) {
 			size_t n = NPAGES(o);
 			if (o >= SM_MAX_ORDER || (i & (NPAGES(o) - 1))) {
 				VBAD("zone %s: block %zu has bad order %u or alignment\n", zn, i, o);
 				break;
-			}
-			if ((pg->flags & PG_exact) && (pg->flags & PG_head)) {
-				n = pg->exact.npages;
-				if (n == 0 || n > NPAGES(o)) {
-					VBAD("zone %s: exact range %zu has %zu pages (order %u)\n",
-					     zn, i, n, o);
-					break;
-				}
 			}
 			if ((pg->flags & PG_pcp) && (pg->flags & (PG_head | PG_buddy)))
 				VBAD("zone %s: block %zu has flags 0x%x\n", zn, i, pg->flags);

@@ -26,7 +26,11 @@
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
  * 1 MiB are cached per thread (at most 16 blocks, 2 MiB) so that a program
- * that repeatedly allocates the same large size takes no lock.
+ * that repeatedly allocates the same large size takes no lock. realloc
+ * resizes such a block in place while it stays in this range: shrinking
+ * gives the pages past the new size back, growing takes the pages after
+ * the block when the buddy has them free (buddy_resize_exact); only when
+ * they are not does it move the data to a new exact block.
  * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
  * realloc grows and shrinks with mremap.
  *
@@ -464,9 +468,19 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 	if (kind == KOBJ_SLAB && size <= usable &&
 	    (size > usable / 2 || kmalloc_class(size) == kmalloc_class(usable)))
 		return (void *)p;
-	if (kind == KOBJ_LARGE && size <= usable && size > usable / 2 &&
-	    size > KMALLOC_MAX_CACHE_SIZE)
-		return (void *)p;
+	/* A large block that stays large changes length in place: shrinking
+	 * gives the tail pages back, growing takes the pages after it when
+	 * the buddy has them free. Otherwise it moves, to an exact block
+	 * again (no headroom: waste stays under a page). A shrink fails only
+	 * on a busy lock without __GFP_WAIT: then keep the block if moving
+	 * would not save half of it. */
+	if (kind == KOBJ_LARGE && size > KMALLOC_MAX_CACHE_SIZE &&
+	    size <= KMALLOC_MAX_PAGES_SIZE) {
+		if (buddy_resize_exact((void *)p, usable, size, gfp))
+			return (void *)p;
+		if (size <= usable && size > usable / 2)
+			return (void *)p;
+	}
 	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE) {
 		void *q = vmap_realloc((void *)p, size);
 		if (q)

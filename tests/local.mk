@@ -14,6 +14,7 @@ include tests/unit/slab.mk
 include tests/unit/pool.mk
 include tests/unit/top.mk
 include tests/unit/vmap.mk
+include tests/unit/resize.mk
 include tests/api/local.mk
 include tests/preload/local.mk
 include tests/stress/local.mk
