@@ -25,8 +25,9 @@
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
- * 1 MiB are cached per thread (at most 16 blocks, 2 MiB) so that a program
- * that repeatedly allocates the same large size takes no lock. realloc
+ * 1 MiB are cached per thread (one list per page count, 4 MiB in all) so
+ * that a program that repeatedly allocates the same large size takes no
+ * lock. realloc
  * resizes such a block in place while it stays in this range: shrinking
  * gives the pages past the new size back, growing takes the pages after
  * the block when the buddy has them free (buddy_resize_exact); only when
@@ -101,14 +102,13 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 
 /* ---- per-thread cache of large blocks ---- */
 
-#define LCACHE_SLOTS 16
-#define LCACHE_BYTES_MAX (2u << 20)
+#define LCACHE_BYTES_MAX (4u << 20)
 
+/* One LIFO list per page count, linked through the first word of each
+ * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes. */
 struct large_cache {
-	void    *lc_blk[LCACHE_SLOTS];
-	uint32_t lc_npages[LCACHE_SLOTS];
-	uint32_t lc_n;
-	size_t   lc_bytes;
+	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
+	size_t  lc_bytes;
 };
 static SM_TLS struct large_cache sm_lcache;
 
@@ -121,41 +121,28 @@ static void lcache_release(void *blk, size_t npages)
 static void *lcache_take(size_t npages)
 {
 	struct large_cache *lc = &sm_lcache;
-	for (uint32_t i = lc->lc_n; i-- > 0;) {
-		if (lc->lc_npages[i] != npages)
-			continue;
-		void *b = lc->lc_blk[i];
-		lc->lc_n--;
-		lc->lc_blk[i] = lc->lc_blk[lc->lc_n];
-		lc->lc_npages[i] = lc->lc_npages[lc->lc_n];
+	if (npages > KMALLOC_LARGE_NPAGES_MAX)
+		return NULL;
+	void *b = lc->lc_bin[npages];
+	if (b) {
+		lc->lc_bin[npages] = *(void **)b;
 		lc->lc_bytes -= npages << SM_PAGE_SHIFT;
-		return b;
 	}
-	return NULL;
+	return b;
 }
 
+/* Keep a freed block for this thread unless that would pass the byte
+ * limit; the caller then gives it to the buddy allocator. */
 static bool lcache_put(void *blk, size_t npages)
 {
 	struct large_cache *lc = &sm_lcache;
 	size_t bytes = npages << SM_PAGE_SHIFT;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state == SM_THREAD_EXITING)
+	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state == SM_THREAD_EXITING ||
+	    lc->lc_bytes + bytes > LCACHE_BYTES_MAX)
 		return false;
 	sm_thread_attach();      /* the exit hook flushes this cache */
-	if (lc->lc_n == LCACHE_SLOTS || lc->lc_bytes + bytes > LCACHE_BYTES_MAX) {
-		/* Evict the oldest entry (index 0) to make room. */
-		if (lc->lc_n == 0)
-			return false;
-		lcache_release(lc->lc_blk[0], lc->lc_npages[0]);
-		lc->lc_bytes -= (size_t)lc->lc_npages[0] << SM_PAGE_SHIFT;
-		lc->lc_n--;
-		memmove(&lc->lc_blk[0], &lc->lc_blk[1], lc->lc_n * sizeof(void *));
-		memmove(&lc->lc_npages[0], &lc->lc_npages[1], lc->lc_n * sizeof(uint32_t));
-		if (lc->lc_bytes + bytes > LCACHE_BYTES_MAX)
-			return false;
-	}
-	lc->lc_blk[lc->lc_n] = blk;
-	lc->lc_npages[lc->lc_n] = (uint32_t)npages;
-	lc->lc_n++;
+	*(void **)blk = lc->lc_bin[npages];
+	lc->lc_bin[npages] = blk;
 	lc->lc_bytes += bytes;
 	return true;
 }
@@ -164,9 +151,15 @@ static size_t lcache_flush(void)
 {
 	struct large_cache *lc = &sm_lcache;
 	size_t freed = lc->lc_bytes;
-	for (uint32_t i = 0; i < lc->lc_n; i++)
-		lcache_release(lc->lc_blk[i], lc->lc_npages[i]);
-	lc->lc_n = 0;
+	if (!freed)
+		return 0;
+	for (size_t n = 0; n <= KMALLOC_LARGE_NPAGES_MAX; n++) {
+		while (lc->lc_bin[n]) {
+			void *b = lc->lc_bin[n];
+			lc->lc_bin[n] = *(void **)b;
+			lcache_release(b, n);
+		}
+	}
 	lc->lc_bytes = 0;
 	return freed;
 }
@@ -258,7 +251,28 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 	return kmalloc_huge(size, gfp);
 }
 
+static SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
+
 void *kmalloc_slow(size_t size, gfp_t gfp)
+{
+	/* Large sizes the thread has a cached block for: pop it. (Before init
+	 * and under fault injection the lists are empty or skipped.) */
+	if (size - (KMALLOC_MAX_CACHE_SIZE + 1) <
+	    ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) - KMALLOC_MAX_CACHE_SIZE &&
+	    likely(!(gfp & __GFP_ZERO)) && likely(!sm_fault_active)) {
+		size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
+		void *b = sm_lcache.lc_bin[npages];
+		if (b) {
+			sm_lcache.lc_bin[npages] = *(void **)b;
+			sm_lcache.lc_bytes -= npages << SM_PAGE_SHIFT;
+			sm_virt_to_page(b)->flags ^= PG_lcached | PG_large;
+			return b;
+		}
+	}
+	return kmalloc_slower(size, gfp);
+}
+
+static void *kmalloc_slower(size_t size, gfp_t gfp)
 {
 	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))) {
 		if (sm_init_in_progress())
@@ -412,7 +426,32 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 	bad_pointer(caller, p, "invalid pointer");
 }
 
+static SM_NOINLINE void kfree_classified(const void *p, const char *caller);
+
+/* The large-block fast path, kept apart from kfree_classified so that it
+ * saves no registers; everything else goes there. */
 void kfree_slow(const void *p, const char *caller)
+{
+	/* A live large block (PG_large is only ever set on the head page of
+	 * one) goes onto the thread's list for its page count when it fits. */
+	struct page *lpg = sm_virt_to_page(p);
+	if (lpg && (lpg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1))) {
+		size_t npages = lpg->exact.npages;
+		size_t bytes = npages << SM_PAGE_SHIFT;
+		if (npages <= KMALLOC_LARGE_NPAGES_MAX &&
+		    sm_lcache.lc_bytes + bytes <= LCACHE_BYTES_MAX &&
+		    sm_thread_state == SM_THREAD_ATTACHED) {
+			*(void **)p = sm_lcache.lc_bin[npages];
+			sm_lcache.lc_bin[npages] = (void *)p;
+			sm_lcache.lc_bytes += bytes;
+			lpg->flags ^= PG_large | PG_lcached;
+			return;
+		}
+	}
+	kfree_classified(p, caller);
+}
+
+static void kfree_classified(const void *p, const char *caller)
 {
 	if (!p)
 		return;

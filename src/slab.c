@@ -587,11 +587,11 @@ static void slab_cache_unlink_locked(struct kmem_cache *c)
 static uint32_t slab_initial_magsize(size_t size)
 {
 	if (size <= 256)
-		return 126;
-	if (size <= 512)
-		return 30;
-	if (size <= 2048)
-		return 14;
+		return 126;      /* <= 32 KiB of objects per magazine */
+	if (size <= 1024)
+		return 62;       /* <= 62 KiB */
+	if (size <= 4096)
+		return 14;       /* <= 56 KiB */
 	return 6;
 }
 
