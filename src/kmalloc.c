@@ -118,7 +118,7 @@ static void lcache_release(void *blk, size_t npages)
 	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
 }
 
-static void *lcache_take(size_t npages)
+static inline void *lcache_take(size_t npages)
 {
 	struct large_cache *lc = &sm_lcache;
 	if (npages > KMALLOC_LARGE_NPAGES_MAX)
@@ -132,15 +132,15 @@ static void *lcache_take(size_t npages)
 }
 
 /* Keep a freed block for this thread unless that would pass the byte
- * limit; the caller then gives it to the buddy allocator. */
-static bool lcache_put(void *blk, size_t npages)
+ * limit, or the thread has no exit hook to flush the lists (not attached
+ * yet, or exiting); the caller then gives it to the buddy allocator. */
+static inline bool lcache_put(void *blk, size_t npages)
 {
 	struct large_cache *lc = &sm_lcache;
 	size_t bytes = npages << SM_PAGE_SHIFT;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state == SM_THREAD_EXITING ||
+	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state != SM_THREAD_ATTACHED ||
 	    lc->lc_bytes + bytes > LCACHE_BYTES_MAX)
 		return false;
-	sm_thread_attach();      /* the exit hook flushes this cache */
 	*(void **)blk = lc->lc_bin[npages];
 	lc->lc_bin[npages] = blk;
 	lc->lc_bytes += bytes;
@@ -260,11 +260,8 @@ void *kmalloc_slow(size_t size, gfp_t gfp)
 	if (size - (KMALLOC_MAX_CACHE_SIZE + 1) <
 	    ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) - KMALLOC_MAX_CACHE_SIZE &&
 	    likely(!(gfp & __GFP_ZERO)) && likely(!sm_fault_active)) {
-		size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
-		void *b = sm_lcache.lc_bin[npages];
+		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {
-			sm_lcache.lc_bin[npages] = *(void **)b;
-			sm_lcache.lc_bytes -= npages << SM_PAGE_SHIFT;
 			sm_virt_to_page(b)->flags ^= PG_lcached | PG_large;
 			return b;
 		}
@@ -435,18 +432,10 @@ void kfree_slow(const void *p, const char *caller)
 	/* A live large block (PG_large is only ever set on the head page of
 	 * one) goes onto the thread's list for its page count when it fits. */
 	struct page *lpg = sm_virt_to_page(p);
-	if (lpg && (lpg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1))) {
-		size_t npages = lpg->exact.npages;
-		size_t bytes = npages << SM_PAGE_SHIFT;
-		if (npages <= KMALLOC_LARGE_NPAGES_MAX &&
-		    sm_lcache.lc_bytes + bytes <= LCACHE_BYTES_MAX &&
-		    sm_thread_state == SM_THREAD_ATTACHED) {
-			*(void **)p = sm_lcache.lc_bin[npages];
-			sm_lcache.lc_bin[npages] = (void *)p;
-			sm_lcache.lc_bytes += bytes;
-			lpg->flags ^= PG_large | PG_lcached;
-			return;
-		}
+	if (lpg && (lpg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
+	    lcache_put((void *)p, lpg->exact.npages)) {
+		lpg->flags ^= PG_large | PG_lcached;
+		return;
 	}
 	kfree_classified(p, caller);
 }
@@ -465,6 +454,8 @@ static void kfree_classified(const void *p, const char *caller)
 		return;
 	case KOBJ_LARGE:
 		pg->flags &= ~PG_large;
+		if (sm_thread_state == SM_THREAD_NEW)
+			sm_thread_attach();      /* the exit hook flushes the lists */
 		if (lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags |= PG_lcached;
 			return;

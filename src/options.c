@@ -68,30 +68,6 @@ static int opt_stats(struct opt_val val, bool apply, char *err, size_t errlen)
 	return 0;
 }
 
-static int opt_decay_ms(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t ms;
-	if (parse_u64(val, 86400000ull, &ms)) {
-		set_err(err, errlen, "expects milliseconds, 0 to 86400000");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(buddy_decay_ns, ms * 1000000ull);
-	return 0;
-}
-
-static int opt_pcp_high(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t n;
-	if (parse_u64(val, 4096, &n)) {
-		set_err(err, errlen, "expects a page count, 0 to 4096");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(buddy_pcp_high, (unsigned int)n);
-	return 0;
-}
-
 static int opt_fail_slab(struct opt_val val, bool apply, char *err, size_t errlen)
 {
 	int r = fault_parse(FAULT_SLAB, val.v, val.len, apply, err, errlen);
@@ -105,69 +81,56 @@ static int opt_fail_page_alloc(struct opt_val val, bool apply, char *err, size_t
 	return fault_parse(FAULT_PAGE_ALLOC, val.v, val.len, apply, err, errlen);
 }
 
-static int opt_mag_max(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t n;
-	if (parse_u64(val, SM_MAG_MAX, &n) || n < 1) {
-		set_err(err, errlen, "expects a magazine capacity, 1 to 254");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(slab_mag_max, (unsigned int)n);
-	return 0;
-}
-
-static int opt_reap_ms(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t ms;
-	if (parse_u64(val, 86400000ull, &ms) || ms < 1) {
-		set_err(err, errlen, "expects milliseconds, 1 to 86400000");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(depot_reap_interval_ns, ms * 1000000ull);
-	return 0;
-}
-
-static int opt_reap_thread(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t on;
-	if (parse_u64(val, 1, &on)) {
-		set_err(err, errlen, "expects 0 or 1");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(sm_reap_thread, (int)on);
-	return 0;
-}
-
-static int opt_huge_cache_mb(struct opt_val val, bool apply, char *err, size_t errlen)
-{
-	uint64_t mb;
-	if (parse_u64(val, 1u << 20, &mb)) {
-		set_err(err, errlen, "expects MiB, 0 to 1048576");
-		return -1;
-	}
-	if (apply)
-		SM_WRITE_ONCE(vmap_cache_max_bytes, (size_t)mb << 20);
-	return 0;
-}
+/* Numeric options: a range, a unit scale, and where the value goes. */
+enum opt_width { OPT_U32, OPT_U64, OPT_INT, OPT_SIZE };
 
 static const struct opt_desc {
 	const char *name;
-	opt_fn fn;
-	const char *help;
+	opt_fn fn;                   /* NULL: a number, described below */
+	const char *help;            /* also the error text for numbers */
+	void *target;
+	enum opt_width width;
+	uint64_t min, max, scale;    /* value range, then target = value * scale */
 } opt_table[] = {
-	{ "stats",    opt_stats,    "stderr|PATH|none: slabinfo, buddyinfo, meminfo at exit" },
-	{ "decay_ms", opt_decay_ms, "free pages go back to the OS after this many ms" },
-	{ "pcp_high", opt_pcp_high, "pages kept on each thread's page lists" },
-	{ "huge_cache_mb", opt_huge_cache_mb, "freed huge mappings kept for reuse, in MiB" },
-	{ "mag_max",  opt_mag_max,  "largest magazine capacity depot adaptation may reach" },
-	{ "reap_ms",  opt_reap_ms,  "working-set interval of the depots" },
-	{ "reap_thread", opt_reap_thread, "1: a background thread reaps idle depots" },
-	{ "fail_slab", opt_fail_slab, "failslab fault injection (docs/fault-injection.md)" },
-	{ "fail_page_alloc", opt_fail_page_alloc, "fail_page_alloc fault injection" },
+	{ "stats", opt_stats, "stderr|PATH|none: slabinfo, buddyinfo, meminfo at exit",
+	  NULL, 0, 0, 0, 0 },
+	{ "decay_ms", NULL, "milliseconds before free pages go back to the OS, 0 to 86400000",
+	  &buddy_decay_ns, OPT_U64, 0, 86400000, 1000000 },
+	{ "pcp_high", NULL, "pages on each thread's page lists, 0 to 4096",
+	  &buddy_pcp_high, OPT_U32, 0, 4096, 1 },
+	{ "huge_cache_mb", NULL, "MiB of freed huge mappings kept for reuse, 0 to 1048576",
+	  &vmap_cache_max_bytes, OPT_SIZE, 0, 1u << 20, 1u << 20 },
+	{ "mag_max", NULL, "largest magazine capacity, 1 to 254",
+	  &slab_mag_max, OPT_U32, 1, SM_MAG_MAX, 1 },
+	{ "reap_ms", NULL, "milliseconds of a depot working-set interval, 1 to 86400000",
+	  &depot_reap_interval_ns, OPT_U64, 1, 86400000, 1000000 },
+	{ "reap_thread", NULL, "1: a background thread reaps idle depots, 0: not",
+	  &sm_reap_thread, OPT_INT, 0, 1, 1 },
+	{ "fail_slab", opt_fail_slab, "failslab fault injection (docs/fault-injection.md)",
+	  NULL, 0, 0, 0, 0 },
+	{ "fail_page_alloc", opt_fail_page_alloc, "fail_page_alloc fault injection",
+	  NULL, 0, 0, 0, 0 },
 };
+
+static int opt_number(const struct opt_desc *d, struct opt_val val, bool apply,
+                      char *err, size_t errlen)
+{
+	uint64_t x;
+	if (parse_u64(val, d->max, &x) || x < d->min) {
+		set_err(err, errlen, d->help);
+		return -1;
+	}
+	if (!apply)
+		return 0;
+	x *= d->scale;
+	switch (d->width) {
+	case OPT_U32: SM_WRITE_ONCE(*(unsigned int *)d->target, (unsigned int)x); break;
+	case OPT_U64: SM_WRITE_ONCE(*(uint64_t *)d->target, x); break;
+	case OPT_INT: SM_WRITE_ONCE(*(int *)d->target, (int)x); break;
+	case OPT_SIZE: SM_WRITE_ONCE(*(size_t *)d->target, (size_t)x); break;
+	}
+	return 0;
+}
 
 /* Run @fn over each key=value item of @s. */
 static int opt_walk(const char *s, bool apply, const char *origin)
@@ -212,7 +175,9 @@ static int opt_walk(const char *s, bool apply, const char *origin)
 				sm_warn("%s: option '%s' needs a value (%s=...)", origin, d->name, d->name);
 			return -1;
 		}
-		if (d->fn(val, apply, err, sizeof err) != 0) {
+		int r = d->fn ? d->fn(val, apply, err, sizeof err)
+		              : opt_number(d, val, apply, err, sizeof err);
+		if (r != 0) {
 			char shown[64];
 			size_t n = val.len < sizeof shown - 1 ? val.len : sizeof shown - 1;
 			memcpy(shown, val.v, n);

@@ -310,18 +310,19 @@ const char *os_getenv(const char *name)
 	return NULL;
 }
 
-size_t os_rss_bytes(void)
+/* Read a small /proc file into @buf (NUL-terminated) with open/read, no
+ * stdio; errno is left as it was. RETURNS: false if it cannot be opened. */
+static bool os_read_proc(const char *path, char *buf, size_t cap)
 {
-	char buf[128];
 	size_t n = 0;
 	int saved = errno;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errno = saved;
-		return 0;
+		return false;
 	}
-	while (n + 1 < sizeof buf) {
-		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+	while (n + 1 < cap) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -331,6 +332,14 @@ size_t os_rss_bytes(void)
 	close(fd);
 	errno = saved;
 	buf[n] = 0;
+	return true;
+}
+
+size_t os_rss_bytes(void)
+{
+	char buf[128];
+	if (!os_read_proc("/proc/self/statm", buf, sizeof buf))
+		return 0;
 	/* "size resident shared text lib data dt", in pages. */
 	const char *s = buf;
 	while (*s && *s != ' ')
@@ -349,24 +358,8 @@ static uintptr_t os_start_brk;
 static uintptr_t os_read_start_brk(void)
 {
 	char buf[1024];
-	size_t n = 0;
-	int saved = errno;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		errno = saved;
+	if (!os_read_proc("/proc/self/stat", buf, sizeof buf))
 		return 0;
-	}
-	while (n + 1 < sizeof buf) {
-		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	errno = saved;
-	buf[n] = 0;
 	/* The command name may hold spaces and parentheses: fields are
 	 * counted from the last ')'; the next field is number 3. */
 	const char *s = strrchr(buf, ')');
