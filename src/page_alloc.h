@@ -68,6 +68,9 @@ struct page {
 			uint32_t colour;             /* colour offset in bytes */
 			uint32_t list;               /* which list it is on */
 			uint32_t _pad;
+			uint64_t bitmap;             /* free bitmap of slabs of <= 64
+			                              * objects (kmem_cache.bitmap_off
+			                              * == slab size) */
 		} slab;
 		struct {                 /* PG_large head: kmalloc large */
 			size_t size;                 /* usable bytes (whole pages) */

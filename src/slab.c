@@ -16,7 +16,10 @@
  *      | colour (unused) | obj 0 | obj 1 | ... | obj n-1 | (unused) | bitmap |
  *
  *    The free bitmap (one bit per object, set = free) lives at the end of the
- *    slab, never inside an object: the allocator does not write into objects
+ *    slab, or, for slabs of at most 64 objects, in the head page's
+ *    descriptor (slab.bitmap; bitmap_off is then the slab size), which saves
+ *    the object the bitmap would displace and leaves the slab's last page
+ *    untouched until an object there is used. It is never inside an object: the allocator does not write into objects
  *    at all (Bonwick's constructed-object caching needs that for caches with
  *    a constructor; we do it for every cache). The bitmap is also the
  *    hardened free list: a forged pointer cannot be linked into it, since
@@ -110,16 +113,24 @@ static inline uintptr_t slab_start(const struct kmem_cache *c, const struct page
 	return SM_ALIGN_DOWN(pg->slab_base, slab_bytes(c));
 }
 
-static inline uint64_t *slab_bitmap(const struct kmem_cache *c, const struct page *head)
+/* The free bitmap of the slab whose head page is @head: in the head's
+ * descriptor for slabs of at most 64 objects (bitmap_off is then the slab
+ * size: nothing at the slab's end), else at the end of the slab. */
+static inline uint64_t *slab_bitmap(const struct kmem_cache *c, struct page *head)
 {
+	if (c->bitmap_off == slab_bytes(c))
+		return &head->slab.bitmap;
 	return (uint64_t *)(slab_start(c, head) + c->bitmap_off);
 }
 
 /* ---- layout ---- */
 
-/* Objects of @size that fit a slab of @bytes together with their bitmap. */
+/* Objects of @size that fit a slab of @bytes together with their bitmap:
+ * up to 64 objects keep their bitmap in the head page's descriptor. */
 static size_t slab_fit(size_t bytes, size_t size)
 {
+	if (bytes / size <= 64)
+		return bytes / size;
 	size_t n = (bytes * 8) / (size * 8 + 1);
 	while (n > 0 && n * size + SLAB_BITMAP_BYTES(n) > bytes)
 		n--;
@@ -182,7 +193,7 @@ static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 	c->order = (uint32_t)order;
 	c->objects = (uint32_t)n;
 	c->bitmap_words = (uint32_t)((n + 63) / 64);
-	c->bitmap_off = (uint32_t)(bytes - SLAB_BITMAP_BYTES(n));
+	c->bitmap_off = (uint32_t)(n <= 64 ? bytes : bytes - SLAB_BITMAP_BYTES(n));
 	c->colour_step = (uint32_t)(a > SM_CACHELINE ? a : SM_CACHELINE);
 	c->colour_range = (uint32_t)((c->bitmap_off - n * stride) / c->colour_step + 1);
 	c->colour_next = 0;
@@ -308,7 +319,7 @@ static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 	pg->slab.colour = colour;
 	pg->slab.list = SLAB_LIST_NONE;
 
-	uint64_t *bm = (uint64_t *)(base + c->bitmap_off);
+	uint64_t *bm = slab_bitmap(c, pg);
 	for (uint32_t w = 0; w < c->bitmap_words; w++)
 		bm[w] = ~(uint64_t)0;
 	if (c->objects % 64)
@@ -679,7 +690,7 @@ static bool slab_validate_slab(struct kmem_cache *c, struct page *pg, uint32_t l
 	}
 	if (sm_virt_to_page((void *)start) != pg)
 		BAD("slab_validate %s: slab %p: descriptor mismatch\n", c->name, (void *)start);
-	uint64_t *bm = (uint64_t *)(start + c->bitmap_off);
+	uint64_t *bm = slab_bitmap(c, pg);
 	unsigned long nfree = 0;
 	for (uint32_t w = 0; w < c->bitmap_words; w++)
 		nfree += (unsigned long)__builtin_popcountll(bm[w]);
@@ -736,7 +747,9 @@ bool slab_validate(struct kmem_cache *c)
 		ok = false;
 	}
 	if (c->objects == 0 || c->size < c->object_size || c->size % c->align ||
-	    (size_t)c->objects * c->size + SLAB_BITMAP_BYTES(c->objects) > slab_bytes(c)) {
+	    (size_t)c->objects * c->size +
+	    (c->bitmap_off == slab_bytes(c) ? 0 : SLAB_BITMAP_BYTES(c->objects)) > slab_bytes(c) ||
+	    (c->bitmap_off == slab_bytes(c)) != (c->objects <= 64)) {
 		sm_dprintf(2, "slab_validate %s: bad geometry\n", c->name);
 		ok = false;
 	}

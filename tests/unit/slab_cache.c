@@ -77,7 +77,9 @@ static void test_layout(void)
 			     bytes - used);
 			waste_ok = 0;
 		}
-		if (used + ((k->objects + 63) / 64) * 8 > bytes || k->colour_range < 1 ||
+		/* Up to 64 objects keep the bitmap in the page descriptor. */
+		size_t bm = k->objects <= 64 ? 0 : ((k->objects + 63) / 64) * 8;
+		if (used + bm > bytes || k->bitmap_off != bytes - bm || k->colour_range < 1 ||
 		    k->bitmap_off < used + (k->colour_range - 1) * k->colour_step)
 			fit_ok = 0;
 		if (k->order > 3)
