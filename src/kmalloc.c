@@ -27,13 +27,13 @@
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
  * 1 MiB are cached per thread (one list per page count, 4 MiB in all) so
  * that a program that repeatedly allocates the same large size takes no
- * lock. realloc
- * resizes such a block in place while it stays in this range: shrinking
- * gives the pages past the new size back, growing takes the pages after
- * the block when the buddy has them free (buddy_resize_exact); only when
- * they are not does it move the data to a new exact block.
+ * lock. realloc resizes such a block in place while it stays in this range:
+ * shrinking gives the pages past the new size back, growing takes the pages
+ * after the block when the buddy has them free (buddy_resize_exact); only
+ * when they are not does it move the data to a new exact block.
  * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
- * realloc grows and shrinks with mremap.
+ * realloc grows and shrinks with mremap; freed ones are kept a while for
+ * reuse (vmalloc.c's cache, returned to the OS after the decay period).
  *
  * Free objects of kmalloc caches carry a tag in their first word (the
  * address XOR a per-process secret), so a second free of a pointer is
@@ -569,8 +569,11 @@ void kmalloc_totals(struct kmalloc_totals *t)
  */
 SM_EXPORT void *slabmalloc_kmalloc(size_t size, gfp_t flags)
 {
-	if (likely(size < kmalloc_fast_limit) && likely(!(flags & __GFP_ZERO)))
-		return kmalloc_small(size, flags);
+	if (likely(size < kmalloc_fast_limit) && likely(!(flags & __GFP_ZERO))) {
+		void *p = kmalloc_pop(size);
+		if (likely(p != NULL))
+			return p;
+	}
 	return kmalloc_slow(size, flags);
 }
 

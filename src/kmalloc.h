@@ -57,23 +57,22 @@ struct kmalloc_totals {
 void kmalloc_totals(struct kmalloc_totals *t);
 
 /*
- * kmalloc_small - the fast path for 0..KMALLOC_MAX_CACHE_SIZE bytes: table
- * lookup, pop from the loaded magazine of the class (kmalloc cache ids equal
- * their class index), clear the free tag. No lock, no atomic.
+ * kmalloc_pop - the fast path of allocation for 0..KMALLOC_MAX_CACHE_SIZE
+ * bytes: table lookup, pop from the loaded magazine of the class (kmalloc
+ * cache ids equal their class index), clear the free tag. No lock, no
+ * atomic. NULL when the magazine is empty: the caller takes its slow path.
  */
-SM_INLINE void *kmalloc_small(size_t size, gfp_t gfp)
+SM_INLINE void *kmalloc_pop(size_t size)
 {
-	unsigned int cls = kmalloc_class(size);
-	struct cpu_cache *cc = &sm_tc.tc_cc[cls];
+	struct cpu_cache *cc = &sm_tc.tc_cc[kmalloc_class(size)];
 	uint32_t r = cc->cc_rounds;
 	if (likely(r != 0)) {
-		void **slot = &cc->cc_loaded->mag_round[r - 1];
-		void *p = *slot;
+		void *p = cc->cc_loaded->mag_round[r - 1];
 		cc->cc_rounds = r - 1;
 		*(uintptr_t *)p = 0;
 		return p;
 	}
-	return kmalloc_slow(size, gfp);
+	return NULL;
 }
 
 /*

@@ -38,15 +38,9 @@ static SM_NOINLINE void *malloc_slow(size_t size)
 SM_EXPORT void *malloc(size_t size)
 {
 	if (likely(size < kmalloc_fast_limit)) {
-		unsigned int cls = kmalloc_class(size);
-		struct cpu_cache *cc = &sm_tc.tc_cc[cls];
-		uint32_t r = cc->cc_rounds;
-		if (likely(r != 0)) {
-			void *p = cc->cc_loaded->mag_round[r - 1];
-			cc->cc_rounds = r - 1;
-			*(uintptr_t *)p = 0;
+		void *p = kmalloc_pop(size);
+		if (likely(p != NULL))
 			return p;
-		}
 	}
 	return malloc_slow(size);
 }
