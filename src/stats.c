@@ -59,16 +59,20 @@ SM_EXPORT void slabmalloc_meminfo(FILE *out)
 	line_kb(out, "RSS:", os_rss_bytes());
 }
 
+/* Each process under LD_PRELOAD reports at its exit: the header names it. */
 static void stats_report(FILE *out)
 {
-	fprintf(out, "---- slabmalloc: slabinfo ----\n");
+	extern char *program_invocation_short_name;
+	const char *prog = program_invocation_short_name;
+	long pid = (long)getpid();
+	fprintf(out, "---- slabmalloc (%s, pid %ld): slabinfo ----\n", prog, pid);
 	slabmalloc_slabinfo(out);
-	fprintf(out, "---- slabmalloc: buddyinfo ----\n");
+	fprintf(out, "---- slabmalloc (%s, pid %ld): buddyinfo ----\n", prog, pid);
 	slabmalloc_buddyinfo(out);
-	fprintf(out, "---- slabmalloc: meminfo ----\n");
+	fprintf(out, "---- slabmalloc (%s, pid %ld): meminfo ----\n", prog, pid);
 	slabmalloc_meminfo(out);
 	if (fault_calls(FAULT_SLAB) || fault_calls(FAULT_PAGE_ALLOC)) {
-		fprintf(out, "---- slabmalloc: fault injection ----\n");
+		fprintf(out, "---- slabmalloc (%s, pid %ld): fault injection ----\n", prog, pid);
 		fault_print(out);
 	}
 	fflush(out);
