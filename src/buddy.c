@@ -75,9 +75,10 @@
  *     clock. Counters: zone_free_pages (free-area pages; pcp pages are not
  *     free, as in the kernel), zone_dirty_pages (an upper bound: a purged
  *     block that merges with a dirty buddy is counted dirty again) and
- *     zone_purged_bytes. __GFP_ZERO skips the memset for a clean block, so
+ *     zone_purged_bytes. __GFP_ZERO skips the zeroing for a clean block, so
  *     get_zeroed_page() is free for fresh memory and still zero after a
- *     dirty free.
+ *     dirty free; a dirty range of 64 KiB or more is zeroed by giving it
+ *     back to the OS (buddy_zero_pages) when the caller may block.
  *
  *  6. GFP. __GFP_DMA selects ZONE_DMA (no pcp lists there). Without
  *     __GFP_WAIT (GFP_ATOMIC, GFP_NOWAIT) zone locks are only try-locked and
@@ -665,12 +666,28 @@ static struct page *buddy_alloc_block(gfp_t gfp, unsigned int order, bool *dirty
 	return pg;
 }
 
+/*
+ * Zero @npages pages of ours at @addr for __GFP_ZERO. From 64 KiB up, a
+ * caller that may block gives the pages back to the OS instead (they then
+ * read as zeros and cost nothing until touched: jemalloc's choice for
+ * recycled memory, and cheaper than a memset unless every page is written
+ * at once); smaller ranges and non-blocking callers get a memset.
+ */
+#define BUDDY_ZERO_PURGE_PAGES 16
+void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp)
+{
+	if (npages >= BUDDY_ZERO_PURGE_PAGES && (gfp & __GFP_WAIT) &&
+	    os_purge(addr, npages << SM_PAGE_SHIFT) == 0)
+		return;
+	memset(addr, 0, npages << SM_PAGE_SHIFT);
+}
+
 struct page *buddy_alloc(gfp_t gfp, unsigned int order)
 {
 	bool dirty;
 	struct page *pg = buddy_alloc_block(gfp, order, &dirty);
 	if (pg && (gfp & __GFP_ZERO) && dirty)
-		memset(sm_page_to_virt(pg), 0, SM_PAGE_SIZE << order);
+		buddy_zero_pages(sm_page_to_virt(pg), NPAGES(order), gfp);
 	return pg;
 }
 
@@ -806,7 +823,7 @@ void *buddy_alloc_exact(size_t size, gfp_t gfp)
 		return NULL;
 	void *addr = sm_page_to_virt(pg);
 	if ((gfp & __GFP_ZERO) && dirty)
-		memset(addr, 0, npages << SM_PAGE_SHIFT);
+		buddy_zero_pages(addr, npages, gfp);
 	return addr;
 }
 
@@ -1022,8 +1039,7 @@ bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
 	if (due)
 		zone_purge(z, false);
 	if (new_n > old_n && (gfp & __GFP_ZERO) && dirty)
-		memset((char *)addr + (old_n << SM_PAGE_SHIFT), 0,
-		       (new_n - old_n) << SM_PAGE_SHIFT);
+		buddy_zero_pages((char *)addr + (old_n << SM_PAGE_SHIFT), new_n - old_n, gfp);
 	return true;
 }
 

@@ -215,7 +215,7 @@ static void *kmalloc_large(size_t size, gfp_t gfp)
 	void *p = lcache_take(npages);
 	if (p) {
 		if (gfp & __GFP_ZERO)
-			memset(p, 0, npages << SM_PAGE_SHIFT);
+			buddy_zero_pages(p, npages, gfp);
 	} else {
 		p = buddy_alloc_exact(size, gfp);
 		if (!p)

@@ -161,6 +161,9 @@ void buddy_free_exact(void *addr, size_t size, const char *caller);
  * without it), __GFP_HIGH and __GFP_ZERO. True when done; false, with
  * nothing changed, otherwise. Afterwards the range frees with new_size. */
 bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp);
+/* Zero pages of ours for __GFP_ZERO: madvise from 64 KiB up when the caller
+ * may block (they read as zeros, untouched until used), else memset. */
+void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp);
 /* Return free memory older than the decay period to the OS (all: now). */
 size_t buddy_purge(bool all);
 void buddy_thread_exit(void);        /* drain this thread's page lists */
