@@ -32,7 +32,9 @@
  *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
  *    size-dependent capacity (126 for objects up to 256 bytes, so that a
  *    thread's two magazines absorb a burst of 64 allocations and frees
- *    without the depot; 30 up to 512, 14 up to 2 KiB, else 6). The depot lock is taken with trylock first; a
+ *    without the depot; 62 up to 1 KiB, 14 up to 4 KiB, else 6: at most
+ *    about 64 KiB of objects a magazine). The depot lock is taken with
+ *    trylock first; a
  *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
  *    acquisitions within one interval grow d_magsize to the next capacity,
  *    up to slab_mag_max (default 254, rounded down to a capacity). Magazines
