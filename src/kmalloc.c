@@ -49,8 +49,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define KMALLOC_ALLOC_CLASSES KMALLOC_NR_CLASSES
-
 const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
 	640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120,

@@ -51,8 +51,7 @@ size_t kmalloc_usable(const void *p, const char *caller);
 /* 1 if memory was given back to the OS. */
 int kmalloc_trim(void);
 struct kmalloc_totals {
-	size_t slab_bytes, slab_active_bytes, large_bytes, huge_bytes;
-	size_t huge_count, cached_large_bytes;
+	size_t slab_bytes, slab_active_bytes, huge_bytes, cached_large_bytes;
 };
 void kmalloc_totals(struct kmalloc_totals *t);
 

@@ -176,22 +176,19 @@ static void mallinfo_fill(struct mallinfo2 *mi)
 	struct kmalloc_totals t;
 	sm_ensure_init();
 	kmalloc_totals(&t);
-	size_t free_pages = 0;
-	for (int z = 0; z < SM_NR_ZONES; z++)
+	size_t free_pages = 0, heap = 0;
+	for (int z = 0; z < SM_NR_ZONES; z++) {
 		free_pages += SM_READ_ONCE(sm_zones[z].zone_free_pages);
-	size_t heap = 0;
-	for (int z = 0; z < SM_NR_ZONES; z++)
 		heap += SM_READ_ONCE(sm_zones[z].zone_limit);
+	}
 	memset(mi, 0, sizeof *mi);
 	mi->arena = heap;                               /* bytes of heap grown */
-	mi->hblks = 0;
 	mi->hblkhd = t.huge_bytes;                      /* huge mappings */
 	mi->fsmblks = t.slab_bytes - t.slab_active_bytes;  /* free in slabs */
 	mi->uordblks = t.slab_active_bytes +
 	               (heap - (free_pages << SM_PAGE_SHIFT) - t.slab_bytes -
 	                t.cached_large_bytes);
 	mi->fordblks = (free_pages << SM_PAGE_SHIFT) + mi->fsmblks + t.cached_large_bytes;
-	mi->keepcost = 0;
 }
 
 SM_EXPORT struct mallinfo2 mallinfo2(void)
