@@ -280,9 +280,13 @@ static bool zone_grow(struct zone *z)
 	size_t first = limit >> SM_PAGE_SHIFT;
 	struct page *map = &z->zone_mem_map[first];
 	uint8_t zi = (uint8_t)(z - sm_zones);
-	/* The reservation reads as zeros: only the zone index needs setting. */
-	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++)
+	/* The reservation reads as zeros: only the zone index and the slab
+	 * key need setting. */
+	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
+	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++) {
 		map[i].zone = zi;
+		map[i].slab_key = key;
+	}
 	map->flags = PG_buddy;
 	map->order = SM_SECTION_ORDER;
 	fa_add(z, map, SM_SECTION_ORDER);
@@ -770,6 +774,7 @@ static void clear_upper_marks(struct page *pg, size_t npages)
 {
 	pg->flags &= ~(uint32_t)(PG_slab | PG_large | PG_lcached);
 	for (size_t i = 0; i < npages; i++) {
+		pg[i].slab_key = buddy_slab_key_none;
 		pg[i].slab_cache = NULL;
 		pg[i].slab_base = 0;
 	}
@@ -1021,6 +1026,7 @@ bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
 	if (new_n < old_n) {
 		size_t tail = page_index(z, pg) + new_n;
 		for (size_t i = 0; i < old_n - new_n; i++) {
+			z->zone_mem_map[tail + i].slab_key = buddy_slab_key_none;
 			z->zone_mem_map[tail + i].slab_cache = NULL;
 			z->zone_mem_map[tail + i].slab_base = 0;
 		}
@@ -1078,6 +1084,23 @@ static bool zone_setup(struct zone *z, const size_t *spans, size_t nspans, bool 
  *
  * CONTEXT: sm_init_layers(), once, under sm_init_lock.
  */
+int32_t buddy_slab_key_none;
+
+void buddy_set_slab_key_none(int32_t key)
+{
+	/* Before any kmalloc slab exists: restamp what the zones have grown. */
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		struct zone *z = &sm_zones[i];
+		pthread_mutex_lock(&z->zone_lock);
+		if (i == 0)
+			SM_WRITE_ONCE(buddy_slab_key_none, key);
+		size_t n = z->zone_limit >> SM_PAGE_SHIFT;
+		for (size_t j = 0; j < n; j++)
+			z->zone_mem_map[j].slab_key = key;
+		pthread_mutex_unlock(&z->zone_lock);
+	}
+}
+
 void buddy_init(void)
 {
 	static const size_t normal_spans[] = {

@@ -322,8 +322,9 @@ static void fault_apply(struct fault_attr *fa, const struct fault_config *c)
 		if (__atomic_load_n(&fault_attrs[i].fa_cur, __ATOMIC_RELAXED))
 			active = 1;
 	__atomic_store_n(&sm_fault_active, active, __ATOMIC_RELEASE);
-	/* malloc/kmalloc fast paths keep sm_fault_active folded into their
-	 * size limit, so that every call reaches should_failslab(). */
+	/* The fast paths keep sm_fault_active folded into malloc's size
+	 * limit and the caches' slot keys, so that every allocation reaches
+	 * should_failslab(). */
 	kmalloc_update_fast_limit();
 	pthread_mutex_unlock(&fault_config_lock);
 }

@@ -19,8 +19,8 @@
  * above; about 10% on average for uniformly distributed sizes. The
  * power-of-two classes are created with alignment min(size, PAGE_SIZE), as
  * the kernel's kmalloc guarantees, so aligned requests up to a page are
- * served from the classes. The lookup is one 4 KiB table of class indices in
- * 8-byte steps, derived from the class sizes at init, checked size by size
+ * served from the classes. The lookup is one 8 KiB table (the thread-cache
+ * slot of the class, as a 16-bit offset) in 8-byte steps, derived from the class sizes at init, checked size by size
  * in debug builds and in tests/unit/kmalloc.c.
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
@@ -35,8 +35,8 @@
  * realloc grows and shrinks with mremap; freed ones are kept a while for
  * reuse (vmalloc.c's cache, returned to the OS after the decay period).
  *
- * Free objects of kmalloc caches carry a tag in their first word (the
- * address XOR a per-process secret), so a second free of a pointer is
+ * Free objects of kmalloc caches carry a tag in their first word (a random
+ * per-process secret), so a second free of a pointer is
  * caught by the free that repeats it (as glibc's tcache does); allocation
  * clears it. Objects of user caches with constructors are never written.
  *
@@ -55,21 +55,24 @@ const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
 	6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 };
 
-/* Class of every size 0..32768 in 8-byte steps, indexed by (size + 7) >> 3
- * (every class is a multiple of 8, so the step loses nothing). Derived from
- * kmalloc_class_size at init; one load on the fast path. Before init it is
- * all zeros: class 0, whose empty magazine sends the call to the slow path,
- * which initialises. */
-uint8_t kmalloc_size_class[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+/* The slot key of the class of every size 0..32768 in 8-byte steps, indexed
+ * by (size + 7) >> 3 (every class is a multiple of 8, so the step loses
+ * nothing). Derived from kmalloc_class_size at init; one load on the fast
+ * path, which is closed (kmalloc_fast_limit 0) until then. */
+sm_slot_key_t kmalloc_size_slot[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+sm_slot_key_t kmalloc_slot_key0;
+static bool kmalloc_ready;
 
 struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 uintptr_t kmalloc_tag_secret;
-size_t kmalloc_fast_limit = KMALLOC_MAX_CACHE_SIZE + 1;
+size_t kmalloc_fast_limit;
 
 void kmalloc_update_fast_limit(void)
 {
 	SM_WRITE_ONCE(kmalloc_fast_limit,
+	              !__atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) ||
 	              SM_READ_ONCE(sm_fault_active) ? 0 : KMALLOC_MAX_CACHE_SIZE + 1);
+	slab_update_fast_paths();
 }
 
 /* ---- bootstrap: blocks served from bootmem during initialisation ---- */
@@ -172,12 +175,7 @@ void kmalloc_thread_exit(void)
 void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
-	kmalloc_tag_secret = os_random() | 1;
-	for (unsigned int i = 0, c = 0; i <= KMALLOC_MAX_CACHE_SIZE / 8; i++) {
-		while (kmalloc_class_size[c] < i * 8)
-			c++;
-		kmalloc_size_class[i] = (uint8_t)c;
-	}
+	kmalloc_tag_secret = os_random() | 1;     /* never 0, what malloc leaves */
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		uint32_t size = kmalloc_class_size[i];
 		size_t align = size < 16 ? 8 : 16;
@@ -191,11 +189,19 @@ void kmalloc_init(void)
 			name[n++] = (char)('0' + size / d % 10);
 		name[n] = 0;
 		struct kmem_cache *c = slab_cache_create(name, size, align, SLAB_KMALLOC, NULL, NULL);
-		if (!c || c->id != i)
+		if (!c || c->id != KMALLOC_ID0 + i)
 			sm_fatal("slabmalloc: cannot create cache %s (id %u)", name,
 			         c ? c->id : 0u);
 		kmalloc_caches[i] = c;
 	}
+	kmalloc_slot_key0 = sm_slot_key((uint32_t)(KMALLOC_ID0 * sizeof(struct cpu_cache)));
+	for (unsigned int i = 0, c = 0; i <= KMALLOC_MAX_CACHE_SIZE / 8; i++) {
+		while (kmalloc_class_size[c] < i * 8)
+			c++;
+		kmalloc_size_slot[i] = kmalloc_slot_key0 + (sm_slot_key_t)(c * sizeof(struct cpu_cache));
+	}
+	__atomic_store_n(&kmalloc_ready, true, __ATOMIC_RELEASE);
+	kmalloc_update_fast_limit();
 	if (config_debug) {
 		for (size_t s = 0; s <= KMALLOC_MAX_CACHE_SIZE; s++) {
 			unsigned int c = kmalloc_class(s);
@@ -380,7 +386,7 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 	if (pg) {
 		struct kmem_cache *c = pg->slab_cache;
 		if (c) {
-			if (c->id >= KMALLOC_NR_CLASSES)
+			if (!(c->flags & SLAB_KMALLOC))
 				sm_fatal("%s(): pointer %p belongs to kmem cache '%s', not to malloc",
 				         caller, p, c->name);
 			if (!slab_is_obj_start(c, pg, p))

@@ -8,34 +8,46 @@
 
 #include "slab_internal.h"
 
+#include <string.h>
+
 #pragma GCC visibility push(hidden)   /* see internal.h */
 
 #define KMALLOC_NR_CLASSES     41
 #define KMALLOC_MAX_CACHE_SIZE 32768         /* largest slab class */
 #define KMALLOC_MAX_PAGES_SIZE (SM_SECTION_SIZE) /* largest buddy block */
 #define KMALLOC_LARGE_NPAGES_MAX 256         /* per-thread cache: <= 1 MiB */
-/* Internal cache flag: a kmalloc-N cache (its free objects carry a tag). */
-#define SLAB_KMALLOC           0x80000000UL
+
+/* Cache id of class 0: class i is kmalloc cache id KMALLOC_ID0 + i (the
+ * first kmem caches with magazines that are created; id 0 is SM_TC_NONE). */
+#define KMALLOC_ID0            1
 
 extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
-extern uint8_t kmalloc_size_class[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+/* For each size 0..KMALLOC_MAX_CACHE_SIZE in 8-byte steps (index
+ * (size + 7) >> 3): the slot key of its class, which is all the fast path
+ * needs. Filled at init; until then kmalloc_fast_limit is 0. */
+extern sm_slot_key_t kmalloc_size_slot[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+extern sm_slot_key_t kmalloc_slot_key0;      /* the key of class 0 */
 extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
-/* Free objects of kmalloc caches carry a tag in their first word, so that a
- * second free of the same pointer is caught at once (DESIGN.md §3). */
+/* Free objects of kmalloc caches carry a tag in their first word, a random
+ * per-process secret, so that a second free of the same pointer is caught
+ * at once (DESIGN.md §3). */
 extern uintptr_t kmalloc_tag_secret;
 
-#define KMALLOC_TAG(p) ((uintptr_t)(p) ^ kmalloc_tag_secret)
+#define KMALLOC_TAG(p) ((void)(p), kmalloc_tag_secret)
 
 /* malloc's fast path serves sizes below this: KMALLOC_MAX_CACHE_SIZE + 1,
- * or 0 while fault injection is on (so every call reaches the slow path,
- * where should_failslab is asked). One compare instead of two. */
+ * or 0 before init and while fault injection is on (so every call reaches
+ * the slow path, where should_failslab is asked). One compare instead of
+ * three. */
 extern size_t kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void);
 
-/* Class index of a size in 0..KMALLOC_MAX_CACHE_SIZE (0 maps to 8 bytes). */
+/* Class index of a size in 0..KMALLOC_MAX_CACHE_SIZE (0 maps to 8 bytes);
+ * after init only. */
 SM_INLINE unsigned int kmalloc_class(size_t size)
 {
-	return kmalloc_size_class[(size + 7) >> 3];
+	return (unsigned int)(kmalloc_size_slot[(size + 7) >> 3] - kmalloc_slot_key0) /
+	       (unsigned int)sizeof(struct cpu_cache);
 }
 
 void kmalloc_init(void);
@@ -57,46 +69,51 @@ void kmalloc_totals(struct kmalloc_totals *t);
 
 /*
  * kmalloc_pop - the fast path of allocation for 0..KMALLOC_MAX_CACHE_SIZE
- * bytes: table lookup, pop from the loaded magazine of the class (kmalloc
- * cache ids equal their class index), clear the free tag. No lock, no
- * atomic. NULL when the magazine is empty: the caller takes its slow path.
+ * bytes: table lookup of the class's slot, pop from its loaded magazine,
+ * clear the free tag. No lock, no atomic. NULL when the magazine is empty:
+ * the caller takes its slow path. The caller checks the size against
+ * kmalloc_fast_limit first.
  */
 SM_INLINE void *kmalloc_pop(size_t size)
 {
-	struct cpu_cache *cc = &sm_tc.tc_cc[kmalloc_class(size)];
-	uint32_t r = cc->cc_rounds;
-	if (likely(r != 0)) {
-		void *p = cc->cc_loaded->mag_round[r - 1];
-		cc->cc_rounds = r - 1;
-		*(uintptr_t *)p = 0;
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(size + 7) >> 3]);
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_lo)) {
+		cc->cc_top = --top;
+		void *p = *top;
+		memset(p, 0, sizeof(uintptr_t));     /* the free tag */
 		return p;
 	}
 	return NULL;
 }
 
 /*
- * kfree_fast - the fast path of free: pointer -> struct page -> kmalloc
- * cache, object-start and free-tag checks, push onto the loaded magazine.
- * Anything unusual (not a kmalloc slab object, tag present, magazine full)
- * goes to kfree_slow, which decides and reports.
+ * kfree_fast - the fast path of free: pointer -> struct page, whose slab_key
+ * names the slot of its kmalloc class (the always-full SM_TC_NONE slot for
+ * any other page); object-start and free-tag checks; push onto the loaded
+ * magazine. Anything unusual (not a kmalloc slab object, tag present,
+ * magazine full) goes to kfree_slow, which decides and reports.
+ *
+ * zone_limit is read without SM_READ_ONCE so that the compare takes it
+ * from memory: it only grows, and a pointer we handed out is below it.
  */
 SM_INLINE void kfree_fast(const void *p, const char *caller)
 {
 	const struct zone *z = &sm_zones[ZONE_NORMAL];
 	uintptr_t off = (uintptr_t)p - z->zone_base;
-	if (likely(off < SM_READ_ONCE(z->zone_limit))) {
+	if (likely(off < z->zone_limit)) {
 		const struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
-		const struct kmem_cache *c = pg->slab_cache;
-		if (likely(c != NULL) && likely(c->id < KMALLOC_NR_CLASSES) &&
-		    likely(slab_is_obj_start(c, pg, p))) {
+		cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key,
+		                                                      __ATOMIC_ACQUIRE));
+		void **top = cc->cc_top;
+		if (likely(top != cc->cc_hi) &&
+		    likely(slab_is_obj_start(pg->slab_cache, pg, p))) {
 			uintptr_t *w = (uintptr_t *)p;
 			uintptr_t tag = KMALLOC_TAG(p);
-			struct cpu_cache *cc = &sm_tc.tc_cc[c->id];
-			uint32_t r = cc->cc_rounds;
-			if (likely(*w != tag) && likely(r < cc->cc_magsize)) {
+			if (likely(*w != tag)) {
 				*w = tag;
-				cc->cc_loaded->mag_round[r] = (void *)p;
-				cc->cc_rounds = r + 1;
+				*top = (void *)p;
+				cc->cc_top = top + 1;
 				return;
 			}
 		}

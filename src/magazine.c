@@ -522,20 +522,18 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 		return slab_alloc_one(c, gfp);
 	__atomic_fetch_add(&c->stat_alloc_slow, 1, __ATOMIC_RELAXED);
 
-	if (unlikely(cc->cc_rounds > 0)) {      /* reached without the fast path */
-		cc->cc_rounds--;
-		return cc->cc_loaded->mag_round[cc->cc_rounds];
-	}
-	if (cc->cc_prounds > 0) {
-		struct magazine *m = cc->cc_ploaded;
-		uint32_t ms = cc->cc_pmagsize, r = cc->cc_prounds;
-		cc->cc_ploaded = cc->cc_loaded;
-		cc->cc_prounds = cc->cc_rounds;
-		cc->cc_pmagsize = cc->cc_magsize;
-		cc->cc_loaded = m;
-		cc->cc_magsize = ms;
-		cc->cc_rounds = r - 1;
-		return m->mag_round[r - 1];
+	if (unlikely(cc->cc_top != cc->cc_lo))  /* reached without the fast path */
+		return *--cc->cc_top;
+	/* The loaded magazine (if any) is empty from here on. */
+	struct magazine *p = cc->cc_ploaded;
+	if (p && p->mag_rounds > 0) {
+		uint32_t r = p->mag_rounds;
+		struct magazine *l = cc_loaded(cc);
+		if (l)
+			l->mag_rounds = 0;
+		cc->cc_ploaded = l;
+		cc_load(cc, p, r - 1);
+		return p->mag_round[r - 1];
 	}
 
 	struct depot *d = &c->depot;
@@ -549,28 +547,26 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 		if (cc->cc_ploaded)
 			depot_push_empty(d, cc->cc_ploaded);
 		depot_unlock(c);
-		cc->cc_ploaded = cc->cc_loaded;
-		cc->cc_prounds = cc->cc_rounds;
-		cc->cc_pmagsize = cc->cc_magsize;
-		cc->cc_loaded = full;
-		cc->cc_magsize = full->mag_size;
-		cc->cc_rounds = full->mag_rounds - 1;
+		struct magazine *l = cc_loaded(cc);
+		if (l)
+			l->mag_rounds = 0;
+		cc->cc_ploaded = l;
+		uint32_t r = full->mag_rounds;
+		cc_load(cc, full, r - 1);
 		depot_reaped_free(c, &reaped, 1);
-		return full->mag_round[full->mag_rounds - 1];
+		return full->mag_round[r - 1];
 	}
 
 	/* No full magazine: refill the loaded one from the slabs. Replace it
 	 * first if there is none or it is smaller than the depot's size. */
-	struct magazine *m = cc->cc_loaded;
+	struct magazine *m = cc_loaded(cc);
 	uint32_t magsize = d->d_magsize;
 	if (!m || m->mag_size < magsize) {
 		struct magazine *e = depot_take_empty(d, &stale);
 		if (m) {
 			m->mag_next = stale;
 			stale = m;
-			cc->cc_loaded = NULL;
-			cc->cc_magsize = 0;
-			cc->cc_rounds = 0;
+			cc_load(cc, NULL, 0);
 		}
 		m = e;
 	}
@@ -584,14 +580,12 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	}
 	unsigned int want = (m->mag_size + 1) / 2;
 	unsigned int n = slab_alloc_bulk(c, gfp, m->mag_round, want);
-	cc->cc_loaded = m;
-	cc->cc_magsize = m->mag_size;
 	__atomic_fetch_add(&c->stat_refill, 1, __ATOMIC_RELAXED);
 	if (n == 0) {
-		cc->cc_rounds = 0;
+		cc_load(cc, m, 0);
 		return NULL;
 	}
-	cc->cc_rounds = n - 1;
+	cc_load(cc, m, n - 1);
 	return m->mag_round[n - 1];
 }
 
@@ -609,20 +603,19 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 	}
 	__atomic_fetch_add(&c->stat_free_slow, 1, __ATOMIC_RELAXED);
 
-	if (unlikely(cc->cc_loaded != NULL && cc->cc_rounds < cc->cc_magsize)) {
-		cc->cc_loaded->mag_round[cc->cc_rounds++] = obj;
+	if (unlikely(cc->cc_top != cc->cc_hi)) {  /* reached without the fast path */
+		*cc->cc_top++ = obj;
 		return;
 	}
-	if (cc->cc_ploaded && cc->cc_prounds == 0) {
-		struct magazine *m = cc->cc_ploaded;
-		uint32_t ms = cc->cc_pmagsize;
-		cc->cc_ploaded = cc->cc_loaded;
-		cc->cc_prounds = cc->cc_rounds;
-		cc->cc_pmagsize = cc->cc_magsize;
-		cc->cc_loaded = m;
-		cc->cc_magsize = ms;
-		m->mag_round[0] = obj;
-		cc->cc_rounds = 1;
+	/* The loaded magazine (if any) is full from here on. */
+	struct magazine *p = cc->cc_ploaded;
+	if (p && p->mag_rounds == 0) {
+		struct magazine *l = cc_loaded(cc);
+		if (l)
+			l->mag_rounds = cc_rounds(cc);
+		cc->cc_ploaded = l;
+		p->mag_round[0] = obj;
+		cc_load(cc, p, 1);
 		return;
 	}
 
@@ -647,16 +640,15 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 	}
 	/* The previous magazine is full (else we swapped above): to the depot. */
 	if (cc->cc_ploaded)
-		depot_push_full(d, cc->cc_ploaded, cc->cc_prounds);
+		depot_push_full(d, cc->cc_ploaded, cc->cc_ploaded->mag_rounds);
 	depot_unlock(c);
 	__atomic_fetch_add(&c->stat_flush, 1, __ATOMIC_RELAXED);
-	cc->cc_ploaded = cc->cc_loaded;
-	cc->cc_prounds = cc->cc_rounds;
-	cc->cc_pmagsize = cc->cc_magsize;
-	cc->cc_loaded = e;
-	cc->cc_magsize = e->mag_size;
+	struct magazine *l = cc_loaded(cc);
+	if (l)
+		l->mag_rounds = cc_rounds(cc);
+	cc->cc_ploaded = l;
 	e->mag_round[0] = obj;
-	cc->cc_rounds = 1;
+	cc_load(cc, e, 1);
 	depot_reaped_free(c, &reaped, 1);
 	mag_stale_free(stale);
 }
@@ -666,24 +658,24 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 /* Take the magazines out of slot @cc onto a chain (rounds recorded). */
 static void mag_slot_take(struct cpu_cache *cc, struct magazine **chain)
 {
-	struct magazine *l = SM_READ_ONCE(cc->cc_loaded);
+	void **lo = SM_READ_ONCE(cc->cc_lo);
+	void **top = SM_READ_ONCE(cc->cc_top);
 	struct magazine *p = SM_READ_ONCE(cc->cc_ploaded);
-	if (l) {
-		l->mag_rounds = SM_READ_ONCE(cc->cc_rounds);
+	if (lo) {
+		struct magazine *l = (struct magazine *)((char *)lo -
+		                                         offsetof(struct magazine, mag_round));
+		l->mag_rounds = (uint32_t)(top - lo);
 		l->mag_next = *chain;
 		*chain = l;
 	}
 	if (p) {
-		p->mag_rounds = SM_READ_ONCE(cc->cc_prounds);
 		p->mag_next = *chain;
 		*chain = p;
 	}
-	SM_WRITE_ONCE(cc->cc_rounds, 0);
-	SM_WRITE_ONCE(cc->cc_magsize, 0);
-	SM_WRITE_ONCE(cc->cc_loaded, NULL);
+	SM_WRITE_ONCE(cc->cc_top, NULL);
+	SM_WRITE_ONCE(cc->cc_lo, NULL);
+	SM_WRITE_ONCE(cc->cc_hi, NULL);
 	SM_WRITE_ONCE(cc->cc_ploaded, NULL);
-	SM_WRITE_ONCE(cc->cc_prounds, 0);
-	SM_WRITE_ONCE(cc->cc_pmagsize, 0);
 }
 
 void mag_flush_own(struct kmem_cache *c)
@@ -708,10 +700,12 @@ unsigned long mag_count_cached(struct kmem_cache *c)
 		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
 		if (!cc)
 			continue;
-		if (SM_READ_ONCE(cc->cc_loaded))
-			n += SM_READ_ONCE(cc->cc_rounds);
-		if (SM_READ_ONCE(cc->cc_ploaded))
-			n += SM_READ_ONCE(cc->cc_prounds);
+		void **lo = SM_READ_ONCE(cc->cc_lo);
+		struct magazine *p = SM_READ_ONCE(cc->cc_ploaded);
+		if (lo)
+			n += (unsigned long)(SM_READ_ONCE(cc->cc_top) - lo);
+		if (p)
+			n += SM_READ_ONCE(p->mag_rounds);
 	}
 	pthread_mutex_lock(&c->depot.d_lock);
 	n += (unsigned long)c->depot.d_rounds;
@@ -755,7 +749,7 @@ void mag_thread_exit(void)
 		if (c->flags & SLAB_NOMAG)
 			continue;
 		struct cpu_cache *cc = mag_tc_slot(&sm_tc, c->id);
-		if (!cc || (!cc->cc_loaded && !cc->cc_ploaded))
+		if (!cc || (!cc->cc_lo && !cc->cc_ploaded))
 			continue;
 		struct magazine *chain = NULL;
 		mag_slot_take(cc, &chain);

@@ -27,7 +27,7 @@
 
 struct kmem_cache;
 
-/* Page flags (struct page.flags). */
+/* Page flags (struct page.flags, 16 bits). */
 enum {
 	PG_buddy   = 1u << 0,   /* head of a free block in a free_area */
 	PG_head    = 1u << 1,   /* head of an allocated block (order in .order) */
@@ -42,17 +42,20 @@ enum {
 
 /*
  * struct page — one per 4 KiB page, out of band. At most 64 bytes.
- * slab_cache and slab_base come first because kfree/free read them on the
- * fast path: slab_cache is non-NULL exactly for pages that belong to a slab
- * (every page of it, head and tail), slab_base is the address of object 0.
+ * slab_cache, slab_base and slab_key are what kfree/free read on the fast
+ * path: slab_cache is non-NULL exactly for pages that belong to a slab
+ * (every page of it, head and tail), slab_base is the address of object 0,
+ * slab_key names the thread-cache slot of a kmalloc slab's class.
  */
 struct page {
 	struct kmem_cache *slab_cache;   /* owning cache, or NULL */
 	uintptr_t          slab_base;    /* slab pages: address of object 0 */
-	uint32_t           flags;        /* PG_* */
+	uint16_t           flags;        /* PG_* */
 	uint8_t            order;        /* block order (head pages) */
 	uint8_t            zone;         /* zone index */
-	uint16_t           _pad;
+	int32_t            slab_key;     /* pages of kmalloc slabs: the slot key
+	                                  * of the class (slab_internal.h); every
+	                                  * other page: buddy_slab_key_none */
 	union {
 		struct {                 /* PG_buddy head: free block */
 			struct page *next, *prev;    /* free_area list */
@@ -139,6 +142,12 @@ SM_INLINE void *sm_page_to_virt(const struct page *pg)
 /* ---- buddy allocator (buddy.c) ---- */
 
 void buddy_init(void);
+/* The slab_key of every page that is not a kmalloc slab page: the slab
+ * layer sets it (buddy_set_slab_key_none) before its first page allocation;
+ * the page layer writes it into each descriptor when a zone grows and when
+ * an upper layer's marks are wiped. */
+extern int32_t buddy_slab_key_none;
+void buddy_set_slab_key_none(int32_t key);
 /* A block of 2^order pages (head descriptor), or NULL. Honours __GFP_DMA,
  * __GFP_ZERO, __GFP_COLD, __GFP_HIGH (emergency reserve) and non-blocking
  * calls (no __GFP_WAIT: trylock only, NULL if a zone lock is busy). Growing a

@@ -309,9 +309,17 @@ static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 	uintptr_t obj0 = base + colour;
 	size_t npages = (size_t)1 << c->order;
 
+	/* kmalloc objects are freed by pointer alone: their pages name the
+	 * class's slot for free()'s fast path. Written last, so a page never
+	 * names a slot before it names its cache. */
+	int32_t key = (c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE ?
+	              sm_slot_key((uint32_t)(c->id * sizeof(struct cpu_cache))) :
+	              buddy_slab_key_none;
 	for (size_t i = 0; i < npages; i++) {
+		sm_assert(pg[i].slab_key == buddy_slab_key_none);
 		pg[i].slab_cache = c;
 		pg[i].slab_base = obj0;
+		__atomic_store_n(&pg[i].slab_key, key, __ATOMIC_RELEASE);
 	}
 	pg->flags |= PG_slab;
 	pg->slab.next = pg->slab.prev = NULL;
@@ -346,6 +354,7 @@ static void slab_release(struct kmem_cache *c, struct page *pg)
 	pg->slab.next = pg->slab.prev = NULL;
 	pg->slab.inuse = pg->slab.colour = pg->slab.list = 0;
 	for (size_t i = 0; i < npages; i++) {
+		pg[i].slab_key = buddy_slab_key_none;
 		pg[i].slab_cache = NULL;
 		pg[i].slab_base = 0;
 	}
@@ -543,13 +552,29 @@ static void slab_cache_init_fields(struct kmem_cache *c, const char *name,
 	c->active_objs = 0;
 }
 
+/* The fast-path slot key of @c: its inline slot, or SM_TC_NONE for caches
+ * without one and while fault injection is on. */
+static sm_slot_key_t slab_fast_key(const struct kmem_cache *c)
+{
+	uint32_t slot = c->id >= SM_TC_INLINE || SM_READ_ONCE(sm_fault_active) ?
+	                SM_TC_NONE : c->id;
+	return sm_slot_key((uint32_t)(slot * sizeof(struct cpu_cache)));
+}
+
+void slab_update_fast_paths(void)
+{
+	pthread_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		__atomic_store_n(&c->cc_key, slab_fast_key(c), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
 /* Link @c on the cache list (and give it an id unless SLAB_NOMAG); list
  * lock held. False when the ids are exhausted. */
 static bool slab_cache_link_locked(struct kmem_cache *c)
 {
 	/* The SM_TC_NONE slot is never a cache's (see slab_internal.h). */
 	slab_id_map[SM_TC_NONE / 64] |= (uint64_t)1 << (SM_TC_NONE % 64);
-	c->cc_off = (uint32_t)offsetof(struct thread_cache, tc_cc[SM_TC_NONE]);
 	if (!(c->flags & SLAB_NOMAG)) {
 		uint32_t id = SM_CACHE_NO_ID;
 		for (size_t w = 0; w < SM_ARRAY_SIZE(slab_id_map); w++) {
@@ -563,9 +588,8 @@ static bool slab_cache_link_locked(struct kmem_cache *c)
 		if (id == SM_CACHE_NO_ID)
 			return false;
 		c->id = id;
-		if (id < SM_TC_INLINE)
-			c->cc_off = (uint32_t)offsetof(struct thread_cache, tc_cc[id]);
 	}
+	c->cc_key = slab_fast_key(c);
 	/* Append, so list order is creation order (internal caches first). */
 	c->next = NULL;
 	c->prev = NULL;
@@ -641,6 +665,7 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
 void slab_init(void)
 {
 	struct kmem_cache *c = &slab_cache_cache;
+	buddy_set_slab_key_none(sm_slot_key(SM_TC_NONE * sizeof(struct cpu_cache)));
 	slab_cache_init_fields(c, "kmem_cache", SLAB_NOMAG | SLAB_HWCACHE_ALIGN, NULL, NULL);
 	if (!slab_calc_layout(c, sizeof(struct kmem_cache), 0))
 		sm_fatal("slabmalloc: cannot lay out the kmem_cache cache");
@@ -922,6 +947,9 @@ SM_EXPORT int slabmalloc_kmem_cache_destroy(kmem_cache_t *c)
  * GFP flags say (__GFP_NOFAIL never returns NULL). */
 SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
+	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL) &&
+	    should_failslab(c->name, c->object_size, gfp))
+		return NULL;
 	unsigned int attempt = 0;
 	for (;;) {
 		void *p = mag_alloc_slow(c, gfp);
@@ -932,21 +960,12 @@ SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	}
 }
 
-/* Fault injection and __GFP_ZERO: the rare cases, out of line. */
+/* __GFP_ZERO: out of line (injected failures are the slow path's). */
 SM_NOINLINE static void *kmem_cache_alloc_special(struct kmem_cache *c, gfp_t gfp)
 {
-	if (sm_fault_active && !(gfp & __GFP_NOFAIL) &&
-	    should_failslab(c->name, c->object_size, gfp))
-		return NULL;
-	struct cpu_cache *cc = mag_cc_fast(c);
-	uint32_t r = cc->cc_rounds;
-	void *p;
-	if (likely(r != 0)) {
-		cc->cc_rounds = r - 1;
-		p = cc->cc_loaded->mag_round[r - 1];
-	} else {
+	void *p = mag_alloc_fast(c);
+	if (!p)
 		p = kmem_cache_alloc_slow(c, gfp);
-	}
 	if (p && (gfp & __GFP_ZERO))
 		memset(p, 0, c->object_size);
 	return p;
@@ -962,14 +981,15 @@ SM_NOINLINE static void *kmem_cache_alloc_special(struct kmem_cache *c, gfp_t gf
  */
 SM_EXPORT void *slabmalloc_kmem_cache_alloc(kmem_cache_t *c, gfp_t gfp)
 {
-	if (unlikely(gfp & __GFP_ZERO) || unlikely(sm_fault_active))
+	if (unlikely(gfp & __GFP_ZERO))
 		return kmem_cache_alloc_special(c, gfp);
-	/* mag_alloc's fast path, with a slow path that retries per @gfp. */
-	struct cpu_cache *cc = mag_cc_fast(c);
-	uint32_t r = cc->cc_rounds;
-	if (likely(r != 0)) {
-		cc->cc_rounds = r - 1;
-		return cc->cc_loaded->mag_round[r - 1];
+	/* mag_alloc's fast path, with a slow path that retries per @gfp (and
+	 * alone asks for injected failures: cc_key is SM_TC_NONE's then). */
+	cpu_cache_fast_t *cc = mag_cc_fast(c);
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_lo)) {
+		cc->cc_top = top - 1;
+		return top[-1];
 	}
 	return kmem_cache_alloc_slow(c, gfp);
 }
@@ -1015,7 +1035,7 @@ SM_EXPORT void slabmalloc_kmem_cache_free(kmem_cache_t *c, const void *obj)
 	/* sm_virt_to_page for ZONE_NORMAL, where the result is never NULL. */
 	const struct zone *z = &sm_zones[ZONE_NORMAL];
 	uintptr_t off = (uintptr_t)obj - z->zone_base;
-	if (likely(off < SM_READ_ONCE(z->zone_limit))) {
+	if (likely(off < z->zone_limit)) {     /* see kfree_fast */
 		const struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
 		if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, obj))) {
 			mag_free(c, (void *)obj);

@@ -13,11 +13,13 @@
 
 #define SM_CACHE_NAME_MAX 32
 #define SM_TC_INLINE      64    /* cache ids below this live in the TLS array */
-/* The last inline slot is never a cache's: it stays all zero (no rounds, no
- * room), and caches whose slot is elsewhere (ids >= SM_TC_INLINE, caches
- * without magazines) point their fast-path offset (cc_off) at it, so their
- * fast paths fall through to the slow paths without testing the id. */
-#define SM_TC_NONE        (SM_TC_INLINE - 1)
+/* The first inline slot is never a cache's: it stays all zero (no rounds, no
+ * room), and everything that must not take a fast path points there: caches
+ * whose slot is elsewhere (ids >= SM_TC_INLINE, caches without magazines,
+ * every cache while fault injection is on) through their cc_key, and pages
+ * that are not kmalloc slab pages through their struct page.slab_key. Their
+ * fast paths then fall through to the slow paths without a separate test. */
+#define SM_TC_NONE        0
 #define SM_MAG_MAX        254   /* largest magazine, in rounds */
 #define SM_CACHE_ID_MAX   65536 /* cache ids are 0 .. SM_CACHE_ID_MAX-1 */
 #define SM_CACHE_NO_ID    UINT32_MAX  /* id of caches without magazines */
@@ -26,6 +28,9 @@
  * no magazine layer; its objects are taken with slab_alloc_bulk() and given
  * back with slab_free_bulk() (the kmem_cache and magazine caches). */
 #define SLAB_NOMAG          0x40000000UL
+/* Internal cache flag: a kmalloc-N cache. Its free objects carry a tag and
+ * its slab pages name the class's slot (struct page.slab_key) for free(). */
+#define SLAB_KMALLOC        0x80000000UL
 /* The flags kmem_cache_create() accepts; other bits are ignored. */
 #define SLAB_USER_FLAGS (SLAB_DEBUG_FREE | SLAB_RED_ZONE | SLAB_POISON | \
                          SLAB_HWCACHE_ALIGN | SLAB_CACHE_DMA | SLAB_STORE_USER | \
@@ -36,20 +41,51 @@
 struct magazine {
 	struct magazine *mag_next;       /* depot list link */
 	uint32_t         mag_size;       /* capacity in rounds */
-	uint32_t         mag_rounds;     /* rounds held, while in the depot */
+	uint32_t         mag_rounds;     /* rounds held, while not loaded */
 	void            *mag_round[];    /* the rounds */
 };
 
-/* A thread's cache for one kmem cache (libumem's cpu cache). 32 bytes. */
+/*
+ * A thread's cache for one kmem cache (libumem's cpu cache). 32 bytes.
+ * The loaded magazine is described by three pointers into its rounds, so
+ * that the fast paths are one load and one compare: pop when cc_top !=
+ * cc_lo, push when cc_top != cc_hi. With no magazine loaded all three are
+ * NULL (no rounds, no room). The previous magazine keeps its round count in
+ * its own mag_rounds.
+ */
 struct cpu_cache {
-	uint32_t         cc_rounds;      /* rounds in cc_loaded */
-	uint32_t         cc_magsize;     /* capacity of cc_loaded, 0 if none */
-	struct magazine *cc_loaded;      /* magazine alloc/free work on */
-	struct magazine *cc_ploaded;     /* the previous magazine */
-	uint32_t         cc_prounds;     /* rounds in cc_ploaded */
-	uint32_t         cc_pmagsize;    /* capacity of cc_ploaded */
+	void           **cc_top;         /* next free round slot of the loaded */
+	void           **cc_lo;          /* &loaded->mag_round[0], or NULL */
+	void           **cc_hi;          /* &loaded->mag_round[mag_size] */
+	struct magazine *cc_ploaded;     /* the previous magazine, or NULL */
 };
 _Static_assert(sizeof(struct cpu_cache) == 32, "cpu_cache is 32 bytes");
+
+/* The loaded magazine of @cc, or NULL. */
+SM_INLINE struct magazine *cc_loaded(const struct cpu_cache *cc)
+{
+	void **lo = cc->cc_lo;
+	return lo ? (struct magazine *)((char *)lo - offsetof(struct magazine, mag_round))
+	          : NULL;
+}
+
+/* Rounds in the loaded magazine of @cc. */
+SM_INLINE uint32_t cc_rounds(const struct cpu_cache *cc)
+{
+	return (uint32_t)(cc->cc_top - cc->cc_lo);
+}
+
+/* Load @m (or nothing, for NULL) holding @rounds rounds into @cc. */
+SM_INLINE void cc_load(struct cpu_cache *cc, struct magazine *m, uint32_t rounds)
+{
+	if (m) {
+		cc->cc_lo = m->mag_round;
+		cc->cc_hi = m->mag_round + m->mag_size;
+		cc->cc_top = m->mag_round + rounds;
+	} else {
+		cc->cc_lo = cc->cc_hi = cc->cc_top = NULL;
+	}
+}
 
 /* All of a thread's allocator state, in initial-exec TLS. */
 struct thread_cache {
@@ -60,6 +96,55 @@ struct thread_cache {
 	struct thread_cache *tc_next, *tc_prev;    /* sm_thread_list links */
 };
 extern SM_TLS struct thread_cache sm_tc;
+
+/*
+ * Fast-path access to a slot of sm_tc. On x86-64 the slot is addressed
+ * through %fs, so the thread pointer itself is never read: a slot's offset
+ * from the thread pointer is the same in every thread (sm_tc is static,
+ * initial-exec TLS), so the kmalloc size table, the caches (cc_key) and the
+ * page descriptors (slab_key) store that, as a slot key, and a fast path
+ * reaches the slot with %fs-relative operands on the key. The offset of
+ * sm_tc itself is read from the GOT once, when a key is made. Elsewhere a
+ * key is the offset in sm_tc and slots are ordinary pointers.
+ */
+typedef int32_t sm_slot_key_t;
+
+#if defined(__x86_64__) && defined(__SEG_FS)
+#define SM_TC_SEG __seg_fs
+SM_INLINE intptr_t sm_tc_tpoff(void)
+{
+	intptr_t off;
+	__asm__("movq sm_tc@gottpoff(%%rip), %0" : "=r"(off));
+	return off;
+}
+#else
+#define SM_TC_SEG
+SM_INLINE intptr_t sm_tc_tpoff(void)
+{
+	return (intptr_t)&sm_tc;
+}
+#endif
+typedef struct cpu_cache SM_TC_SEG cpu_cache_fast_t;
+
+/* The key of the slot at byte offset @off of sm_tc. */
+SM_INLINE sm_slot_key_t sm_slot_key(uint32_t off)
+{
+#ifdef __SEG_FS
+	return (sm_slot_key_t)(sm_tc_tpoff() + (intptr_t)off);
+#else
+	return (sm_slot_key_t)off;
+#endif
+}
+
+/* The slot named by @key. */
+SM_INLINE cpu_cache_fast_t *sm_slot_by_key(sm_slot_key_t key)
+{
+#ifdef __SEG_FS
+	return (cpu_cache_fast_t *)(intptr_t)key;
+#else
+	return (cpu_cache_fast_t *)((char *)&sm_tc + key);
+#endif
+}
 
 /* The depot of one cache (Bonwick & Adams 2001, §3.3). */
 struct depot {
@@ -82,7 +167,8 @@ struct depot {
  */
 struct kmem_cache {
 	uint32_t     id;                 /* index of this cache's cpu_cache */
-	uint32_t     cc_off;             /* fast-path slot: offset in sm_tc */
+	sm_slot_key_t cc_key;            /* fast-path slot: this cache's, or
+	                                  * SM_TC_NONE (slab_update_fast_paths) */
 	uint32_t     size;               /* object stride in bytes */
 	uint32_t     object_size;        /* size the user asked for */
 	uint32_t     div_shift;
@@ -148,6 +234,10 @@ extern pthread_mutex_t sm_cache_list_lock;
 extern struct kmem_cache *sm_cache_list;
 
 void slab_init(void);
+/* Point every cache's cc_key at its slot, or at the SM_TC_NONE slot while
+ * fault injection is on (sm_fault_active), so that kmem_cache_alloc's fast
+ * path needs no test of its own: the slow path asks should_failslab. */
+void slab_update_fast_paths(void);
 /* Create a cache without validation of user input (internal callers). */
 struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align,
                                      unsigned long flags, kmem_cache_ctor_t ctor,
@@ -243,31 +333,39 @@ SM_INLINE struct cpu_cache *mag_cc(const struct kmem_cache *c)
 
 /* The slot the fast paths use: the cache's own inline slot, or the
  * always-empty SM_TC_NONE slot (then the slow paths find the real one). */
-SM_INLINE struct cpu_cache *mag_cc_fast(const struct kmem_cache *c)
+SM_INLINE cpu_cache_fast_t *mag_cc_fast(const struct kmem_cache *c)
 {
-	return (struct cpu_cache *)((char *)&sm_tc + c->cc_off);
+	return sm_slot_by_key(c->cc_key);
 }
 
 /* The fast paths: pop from / push onto the loaded magazine. No lock, no
  * atomic read-modify-write. Everything else is in the slow paths. */
+SM_INLINE void *mag_alloc_fast(const struct kmem_cache *c)
+{
+	cpu_cache_fast_t *cc = mag_cc_fast(c);
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_lo)) {
+		cc->cc_top = top - 1;
+		return top[-1];
+	}
+	return NULL;
+}
+
 SM_INLINE void *mag_alloc(struct kmem_cache *c, gfp_t gfp)
 {
-	struct cpu_cache *cc = mag_cc_fast(c);
-	uint32_t r = cc->cc_rounds;
-	if (likely(r != 0)) {
-		cc->cc_rounds = r - 1;
-		return cc->cc_loaded->mag_round[r - 1];
-	}
+	void *p = mag_alloc_fast(c);
+	if (likely(p != NULL))
+		return p;
 	return mag_alloc_slow(c, gfp);
 }
 
 SM_INLINE void mag_free(struct kmem_cache *c, void *obj)
 {
-	struct cpu_cache *cc = mag_cc_fast(c);
-	uint32_t r = cc->cc_rounds;
-	if (likely(r < cc->cc_magsize)) {
-		cc->cc_loaded->mag_round[r] = obj;
-		cc->cc_rounds = r + 1;
+	cpu_cache_fast_t *cc = mag_cc_fast(c);
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_hi)) {
+		*top = obj;
+		cc->cc_top = top + 1;
 		return;
 	}
 	mag_free_slow(c, obj);

@@ -36,13 +36,13 @@ int main(void)
 	}
 	ok(exact, "size -> class is the smallest class that fits, for 0..32768");
 
-	/* caches exist, are named like the kernel's, and ids equal classes */
+	/* caches exist, are named like the kernel's, ids follow the classes */
 	int names = 1;
 	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		char want[32];
 		snprintf(want, sizeof want, "kmalloc-%u", kmalloc_class_size[i]);
 		struct kmem_cache *c = kmalloc_caches[i];
-		if (!c || strcmp(c->name, want) || c->id != i || c->object_size != kmalloc_class_size[i])
+		if (!c || strcmp(c->name, want) || c->id != KMALLOC_ID0 + i || c->object_size != kmalloc_class_size[i])
 			names = 0;
 	}
 	ok(names, "kmalloc-N caches: names, ids and sizes");

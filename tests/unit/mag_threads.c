@@ -51,8 +51,8 @@ static void *holder(void *arg)
 	set_phase(1);               /* objects sit in this thread's magazines */
 	wait_phase(2);              /* main destroys the cache meanwhile */
 	struct cpu_cache *cc = &sm_tc.tc_cc[shared_id];
-	slot_cleared = cc->cc_loaded == NULL && cc->cc_ploaded == NULL &&
-	               cc->cc_rounds == 0 && cc->cc_magsize == 0;
+	slot_cleared = cc->cc_top == NULL && cc->cc_lo == NULL &&
+	               cc->cc_hi == NULL && cc->cc_ploaded == NULL;
 	return NULL;
 }
 
