@@ -106,7 +106,9 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 #define LCACHE_BYTES_MAX (4u << 20)
 
 /* One LIFO list per page count, linked through the first word of each
- * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes. */
+ * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes.
+ * Only blocks of ZONE_NORMAL are cached, so that a block's descriptor is
+ * found without a zone lookup. */
 struct large_cache {
 	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
 	size_t  lc_bytes;
@@ -259,6 +261,20 @@ static SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
 
 void *kmalloc_slow(size_t size, gfp_t gfp)
 {
+	/* A slab size whose magazine is empty, while the fast path is open
+	 * (initialised, no fault injection): straight to the magazine layer;
+	 * the retry policy is kmalloc_slower's, if that fails. */
+	if (size < SM_READ_ONCE(kmalloc_fast_limit)) {
+		struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
+		void *p = mag_alloc_slow(c, gfp);
+		if (likely(p != NULL)) {
+			*(uintptr_t *)p = 0;
+			if (gfp & __GFP_ZERO)
+				memset(p, 0, c->object_size);
+			return p;
+		}
+		return kmalloc_slower(size, gfp);
+	}
 	/* Large sizes the thread has a cached block for: pop it. (Before init
 	 * and under fault injection the lists are empty or skipped.) */
 	if (size - (KMALLOC_MAX_CACHE_SIZE + 1) <
@@ -266,7 +282,9 @@ void *kmalloc_slow(size_t size, gfp_t gfp)
 	    likely(!(gfp & __GFP_ZERO)) && likely(!sm_fault_active)) {
 		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {
-			sm_virt_to_page(b)->flags ^= PG_lcached | PG_large;
+			const struct zone *z = &sm_zones[ZONE_NORMAL];
+			z->zone_mem_map[((uintptr_t)b - z->zone_base) >> SM_PAGE_SHIFT].flags ^=
+				PG_lcached | PG_large;
 			return b;
 		}
 	}
@@ -276,20 +294,24 @@ void *kmalloc_slow(size_t size, gfp_t gfp)
 static void *kmalloc_slower(size_t size, gfp_t gfp)
 {
 	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))) {
-		if (sm_init_in_progress())
-			return boot_alloc(size);
+		if (sm_init_in_progress()) {
+			void *p = boot_alloc(size);
+			if (!p)
+				errno = ENOMEM;
+			return p;
+		}
 		sm_ensure_init();
 	}
 	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL)) {
 		const char *name = size <= KMALLOC_MAX_CACHE_SIZE ?
 			kmalloc_caches[kmalloc_class(size)]->name : "kmalloc-large";
 		if (should_failslab(name, size, gfp))
-			return NULL;
+			goto fail;
 	}
 	if (unlikely(size > (size_t)PTRDIFF_MAX - SM_PAGE_SIZE)) {
 		if (!(gfp & __GFP_NOWARN))
 			sm_warn("kmalloc: size %zu too large", size);
-		return NULL;
+		goto fail;
 	}
 	unsigned int attempt = 0;
 	for (;;) {
@@ -297,8 +319,11 @@ static void *kmalloc_slower(size_t size, gfp_t gfp)
 		if (likely(p != NULL))
 			return p;
 		if (!gfp_retry(gfp, &attempt, "kmalloc", size))
-			return NULL;
+			goto fail;
 	}
+fail:
+	errno = ENOMEM;          /* what malloc, which tail-calls here, owes */
+	return NULL;
 }
 
 /*
@@ -430,15 +455,39 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 static SM_NOINLINE void kfree_classified(const void *p, const char *caller);
 
 /* The large-block fast path, kept apart from kfree_classified so that it
- * saves no registers; everything else goes there. */
-void kfree_slow(const void *p, const char *caller)
+ * saves no registers; everything else goes there. @pg is the descriptor of
+ * @p, in ZONE_NORMAL. */
+void kfree_page(const void *p, struct page *pg, const char *caller)
 {
+	/* An object of a kmalloc slab whose magazine is full: checked as on
+	 * the fast path, then to the magazine layer's slow path. */
+	if (pg->slab_key != buddy_slab_key_none) {
+		struct kmem_cache *c = pg->slab_cache;
+		uintptr_t *w = (uintptr_t *)p;
+		if (slab_is_obj_start(c, pg, p) && *w != KMALLOC_TAG(p)) {
+			*w = KMALLOC_TAG(p);
+			mag_free_slow(c, (void *)p);
+			return;
+		}
+		kfree_classified(p, caller);          /* reports */
+		return;
+	}
 	/* A live large block (PG_large is only ever set on the head page of
 	 * one) goes onto the thread's list for its page count when it fits. */
-	struct page *lpg = sm_virt_to_page(p);
-	if (lpg && (lpg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
-	    lcache_put((void *)p, lpg->exact.npages)) {
-		lpg->flags ^= PG_large | PG_lcached;
+	if ((pg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
+	    lcache_put((void *)p, pg->exact.npages)) {
+		pg->flags ^= PG_large | PG_lcached;
+		return;
+	}
+	kfree_classified(p, caller);
+}
+
+void kfree_slow(const void *p, const char *caller)
+{
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = (uintptr_t)p - z->zone_base;
+	if (off < SM_READ_ONCE(z->zone_limit)) {
+		kfree_page(p, &z->zone_mem_map[off >> SM_PAGE_SHIFT], caller);
 		return;
 	}
 	kfree_classified(p, caller);
@@ -460,7 +509,7 @@ static void kfree_classified(const void *p, const char *caller)
 		pg->flags &= ~PG_large;
 		if (sm_thread_state == SM_THREAD_NEW)
 			sm_thread_attach();      /* the exit hook flushes the lists */
-		if (lcache_put((void *)p, pg->exact.npages)) {
+		if (pg->zone == ZONE_NORMAL && lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags |= PG_lcached;
 			return;
 		}

@@ -52,10 +52,13 @@ SM_INLINE unsigned int kmalloc_class(size_t size)
 
 void kmalloc_init(void);
 void kmalloc_thread_exit(void);
-/* Out-of-line paths, each complete (init, refill, large, huge, errors). */
+/* Out-of-line paths, each complete (init, refill, large, huge, errors).
+ * kmalloc_slow sets errno to ENOMEM when it returns NULL. */
 SM_NOINLINE void *kmalloc_slow(size_t size, gfp_t gfp);
 SM_NOINLINE void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp);
 SM_NOINLINE void kfree_slow(const void *p, const char *caller);
+/* kfree_slow for a pointer whose descriptor @pg (in ZONE_NORMAL) is known. */
+SM_NOINLINE void kfree_page(const void *p, struct page *pg, const char *caller);
 SM_NOINLINE void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller);
 /* Usable size of an allocation of ours; 0 for NULL; aborts for a pointer
  * that is not an allocation start (naming @caller). */
@@ -92,7 +95,8 @@ SM_INLINE void *kmalloc_pop(size_t size)
  * names the slot of its kmalloc class (the always-full SM_TC_NONE slot for
  * any other page); object-start and free-tag checks; push onto the loaded
  * magazine. Anything unusual (not a kmalloc slab object, tag present,
- * magazine full) goes to kfree_slow, which decides and reports.
+ * magazine full) goes to kfree_page (with the descriptor) or kfree_slow,
+ * which decide and report.
  *
  * zone_limit is read without SM_READ_ONCE so that the compare takes it
  * from memory: it only grows, and a pointer we handed out is below it.
@@ -102,7 +106,7 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	const struct zone *z = &sm_zones[ZONE_NORMAL];
 	uintptr_t off = (uintptr_t)p - z->zone_base;
 	if (likely(off < z->zone_limit)) {
-		const struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
+		struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
 		cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key,
 		                                                      __ATOMIC_ACQUIRE));
 		void **top = cc->cc_top;
@@ -117,6 +121,8 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 				return;
 			}
 		}
+		kfree_page(p, pg, caller);
+		return;
 	}
 	kfree_slow(p, caller);
 }

@@ -32,8 +32,8 @@
  *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
  *    size-dependent capacity (126 for objects up to 256 bytes, so that a
  *    thread's two magazines absorb a burst of 64 allocations and frees
- *    without the depot; 62 up to 1 KiB, 14 up to 4 KiB, else 6: at most
- *    about 64 KiB of objects a magazine). The depot lock is taken with
+ *    without the depot; 62 up to 1 KiB, 30 up to 4 KiB, else 6: at most
+ *    about 120 KiB of objects a magazine). The depot lock is taken with
  *    trylock first; a
  *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
  *    acquisitions within one interval grow d_magsize to the next capacity,
@@ -310,14 +310,21 @@ static inline void depot_tick(struct kmem_cache *c, struct depot_reaped *r)
 }
 
 /* After the depot lock is dropped: free what was reaped. */
-static size_t depot_reaped_free(struct kmem_cache *c, struct depot_reaped *r, unsigned long keep)
+static SM_NOINLINE size_t depot_reaped_free_slow(struct kmem_cache *c, struct depot_reaped *r,
+                                                 unsigned long keep)
 {
-	if (!r->full && !r->empty)
-		return 0;
 	mag_chain_free(c, r->full);
 	mag_chain_free(c, r->empty);
 	r->full = r->empty = NULL;
 	return slab_trim(c, keep);
+}
+
+static inline size_t depot_reaped_free(struct kmem_cache *c, struct depot_reaped *r,
+                                       unsigned long keep)
+{
+	if (likely(!r->full && !r->empty))
+		return 0;
+	return depot_reaped_free_slow(c, r, keep);
 }
 
 size_t depot_reap(struct kmem_cache *c, bool all)
@@ -454,11 +461,9 @@ static void *mag_reaper_main(void *arg)
 
 /* Start the reaper once, from a slow path that has touched nothing yet
  * (pthread_create may allocate: this path can recurse safely). */
-static void mag_maybe_start_reaper(void)
+static SM_NOINLINE void mag_start_reaper(void)
 {
 	int expect = 0;
-	if (likely(!SM_READ_ONCE(sm_reap_thread)) || SM_READ_ONCE(mag_reaper_started))
-		return;
 	if (!__atomic_compare_exchange_n(&mag_reaper_started, &expect, 1, false,
 	                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return;
@@ -470,6 +475,12 @@ static void mag_maybe_start_reaper(void)
 		sm_warn("cannot start the depot reaper thread");
 	}
 	pthread_attr_destroy(&attr);
+}
+
+static inline void mag_maybe_start_reaper(void)
+{
+	if (unlikely(SM_READ_ONCE(sm_reap_thread)) && !SM_READ_ONCE(mag_reaper_started))
+		mag_start_reaper();
 }
 
 /* ---- slow paths ---- */

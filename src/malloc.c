@@ -27,14 +27,6 @@
 
 #define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
 
-static SM_NOINLINE void *malloc_slow(size_t size)
-{
-	void *p = kmalloc_slow(size, MALLOC_GFP);
-	if (unlikely(!p))
-		errno = ENOMEM;
-	return p;
-}
-
 SM_EXPORT void *malloc(size_t size)
 {
 	if (likely(size < kmalloc_fast_limit)) {
@@ -42,7 +34,7 @@ SM_EXPORT void *malloc(size_t size)
 		if (likely(p != NULL))
 			return p;
 	}
-	return malloc_slow(size);
+	return kmalloc_slow(size, MALLOC_GFP);     /* sets errno on failure */
 }
 
 SM_EXPORT void free(void *p)

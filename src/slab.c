@@ -626,7 +626,7 @@ static uint32_t slab_initial_magsize(size_t size)
 	if (size <= 1024)
 		return 62;       /* <= 62 KiB */
 	if (size <= 4096)
-		return 14;       /* <= 56 KiB */
+		return 30;       /* <= 120 KiB */
 	return 6;
 }
 

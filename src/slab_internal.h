@@ -37,7 +37,8 @@
                          SLAB_NO_REAP | SLAB_PANIC)
 
 /* A magazine: a stack of free objects (rounds). While loaded in a thread's
- * cpu_cache, the cpu_cache's rounds count is authoritative. */
+ * cpu_cache, the cpu_cache's pointers are authoritative and mag_rounds is
+ * stale. */
 struct magazine {
 	struct magazine *mag_next;       /* depot list link */
 	uint32_t         mag_size;       /* capacity in rounds */
