@@ -1231,13 +1231,14 @@ static bool zone_validate(struct zone *z)
 			}
 			if (pg->flags & ~(uint32_t)(PG_buddy | PG_dirty))
 				VBAD("zone %s: free block %zu has flags 0x%x\n", zn, i, pg->flags);
-			if (pg->slab_cache)
-				VBAD("zone %s: free block %zu has a slab cache\n", zn, i);
+			if (pg->slab_cache || pg->slab_key != buddy_slab_key_none)
+				VBAD("zone %s: free block %zu has a slab cache or key\n", zn, i);
 			/* A stale head inside a free block sits at the start of
 			 * a sub-block: check every page of small blocks, the
 			 * halves' heads of big ones (cost O(order), not O(pages)). */
 			for (size_t j = 1; j < NPAGES(o); j = o <= 4 ? j + 1 : j << 1)
 				if (map[i + j].flags || map[i + j].slab_cache ||
+				    map[i + j].slab_key != buddy_slab_key_none ||
 				    map[i + j].zone != zi) {
 					VBAD("zone %s: tail page %zu of free block %zu has flags 0x%x\n",
 					     zn, i + j, i, map[i + j].flags);

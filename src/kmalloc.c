@@ -259,22 +259,24 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 
 static SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
 
+/* A slab size whose magazine is empty, while the fast path is open
+ * (initialised, no fault injection): straight to the magazine layer; the
+ * retry policy is kmalloc_slower's, if that fails. */
+static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
+{
+	struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
+	void *p = mag_alloc_slow(c, gfp);
+	if (likely(p != NULL)) {
+		*(uintptr_t *)p = 0;
+		if (gfp & __GFP_ZERO)
+			memset(p, 0, c->object_size);
+		return p;
+	}
+	return kmalloc_slower(size, gfp);
+}
+
 void *kmalloc_slow(size_t size, gfp_t gfp)
 {
-	/* A slab size whose magazine is empty, while the fast path is open
-	 * (initialised, no fault injection): straight to the magazine layer;
-	 * the retry policy is kmalloc_slower's, if that fails. */
-	if (size < SM_READ_ONCE(kmalloc_fast_limit)) {
-		struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
-		void *p = mag_alloc_slow(c, gfp);
-		if (likely(p != NULL)) {
-			*(uintptr_t *)p = 0;
-			if (gfp & __GFP_ZERO)
-				memset(p, 0, c->object_size);
-			return p;
-		}
-		return kmalloc_slower(size, gfp);
-	}
 	/* Large sizes the thread has a cached block for: pop it. (Before init
 	 * and under fault injection the lists are empty or skipped.) */
 	if (size - (KMALLOC_MAX_CACHE_SIZE + 1) <
@@ -288,6 +290,8 @@ void *kmalloc_slow(size_t size, gfp_t gfp)
 			return b;
 		}
 	}
+	if (size < SM_READ_ONCE(kmalloc_fast_limit))
+		return kmalloc_refill(size, gfp);
 	return kmalloc_slower(size, gfp);
 }
 
@@ -459,9 +463,17 @@ static SM_NOINLINE void kfree_classified(const void *p, const char *caller);
  * @p, in ZONE_NORMAL. */
 void kfree_page(const void *p, struct page *pg, const char *caller)
 {
-	/* An object of a kmalloc slab whose magazine is full: checked as on
-	 * the fast path, then to the magazine layer's slow path. */
-	if (pg->slab_key != buddy_slab_key_none) {
+	/* A live large block (PG_large is only ever set on the head page of
+	 * one) goes onto the thread's list for its page count when it fits. */
+	if (pg->flags & PG_large) {
+		if (!((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
+		    lcache_put((void *)p, pg->exact.npages)) {
+			pg->flags ^= PG_large | PG_lcached;
+			return;
+		}
+	} else if (pg->slab_key != buddy_slab_key_none) {
+		/* An object of a kmalloc slab whose magazine is full: checked
+		 * as on the fast path, then to the magazine layer's slow path. */
 		struct kmem_cache *c = pg->slab_cache;
 		uintptr_t *w = (uintptr_t *)p;
 		if (slab_is_obj_start(c, pg, p) && *w != KMALLOC_TAG(p)) {
@@ -469,15 +481,6 @@ void kfree_page(const void *p, struct page *pg, const char *caller)
 			mag_free_slow(c, (void *)p);
 			return;
 		}
-		kfree_classified(p, caller);          /* reports */
-		return;
-	}
-	/* A live large block (PG_large is only ever set on the head page of
-	 * one) goes onto the thread's list for its page count when it fits. */
-	if ((pg->flags & PG_large) && !((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
-	    lcache_put((void *)p, pg->exact.npages)) {
-		pg->flags ^= PG_large | PG_lcached;
-		return;
 	}
 	kfree_classified(p, caller);
 }

@@ -294,6 +294,15 @@ static bool slab_lock_gfp(struct kmem_cache *c, gfp_t gfp)
 
 /* ---- slab creation and release (no lock held) ---- */
 
+/* The slab_key of the pages of @c's slabs: its slot for kmalloc caches
+ * (free() finds the class through it), SM_TC_NONE's for the others. */
+static int32_t slab_page_key(const struct kmem_cache *c)
+{
+	if ((c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE)
+		return sm_slot_key((uint32_t)(c->id * sizeof(struct cpu_cache)));
+	return buddy_slab_key_none;
+}
+
 static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 {
 	gfp_t bg = gfp & ~__GFP_ZERO;
@@ -312,9 +321,7 @@ static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 	/* kmalloc objects are freed by pointer alone: their pages name the
 	 * class's slot for free()'s fast path. Written last, so a page never
 	 * names a slot before it names its cache. */
-	int32_t key = (c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE ?
-	              sm_slot_key((uint32_t)(c->id * sizeof(struct cpu_cache))) :
-	              buddy_slab_key_none;
+	int32_t key = slab_page_key(c);
 	for (size_t i = 0; i < npages; i++) {
 		sm_assert(pg[i].slab_key == buddy_slab_key_none);
 		pg[i].slab_cache = c;
@@ -706,10 +713,11 @@ static bool slab_validate_slab(struct kmem_cache *c, struct page *pg, uint32_t l
 		BAD("slab_validate %s: slab %p objects overlap the bitmap\n", c->name,
 		    (void *)start);
 	for (size_t i = 0; i < npages; i++) {
-		if (pg[i].slab_cache != c || pg[i].slab_base != start + pg->slab.colour) {
-			BAD("slab_validate %s: page %lu of slab %p: cache %p base %lx\n",
+		if (pg[i].slab_cache != c || pg[i].slab_base != start + pg->slab.colour ||
+		    pg[i].slab_key != slab_page_key(c)) {
+			BAD("slab_validate %s: page %lu of slab %p: cache %p base %lx key %d\n",
 			    c->name, (unsigned long)i, (void *)start, (void *)pg[i].slab_cache,
-			    (unsigned long)pg[i].slab_base);
+			    (unsigned long)pg[i].slab_base, pg[i].slab_key);
 			break;
 		}
 	}

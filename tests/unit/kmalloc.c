@@ -5,6 +5,46 @@
 
 #include <string.h>
 
+/* ---- frees that find the thread's magazine full (kfree_page) ---- */
+
+#define FILL_MAX 2048
+static void *fill[FILL_MAX];
+
+/* Take FILL_MAX objects of @size, then give them back until the loaded
+ * magazine of the class is full. Returns how many are still out. */
+static int fill_magazine(size_t size)
+{
+	for (int i = 0; i < FILL_MAX; i++)
+		fill[i] = slabmalloc_kmalloc(size, GFP_KERNEL);
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(size + 7) >> 3]);
+	int i = 0;
+	while (i < FILL_MAX && cc->cc_top != cc->cc_hi)
+		slabmalloc_kfree(fill[i++]);
+	return cc->cc_top == cc->cc_hi ? FILL_MAX - i : -1;
+}
+
+static void full_double_free(void *arg)
+{
+	void *v = slabmalloc_kmalloc(64, GFP_KERNEL);
+	slabmalloc_kfree(v);
+	v = slabmalloc_kmalloc(64, GFP_KERNEL);
+	for (int i = 0; i < FILL_MAX; i++)
+		fill[i] = slabmalloc_kmalloc(64, GFP_KERNEL);
+	slabmalloc_kfree(v);                 /* v is free, then the magazine fills */
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(64 + 7) >> 3]);
+	for (int i = 0; i < FILL_MAX && cc->cc_top != cc->cc_hi; i++)
+		slabmalloc_kfree(fill[i]);
+	slabmalloc_kfree(v);
+}
+
+static void full_interior(void *arg)
+{
+	char *v = slabmalloc_kmalloc(64, GFP_KERNEL);
+	if (fill_magazine(64) < 0)
+		return;
+	slabmalloc_kfree(v + 16);
+}
+
 int main(void)
 {
 	sm_ensure_init();
@@ -109,6 +149,20 @@ int main(void)
 	uintptr_t *t2 = slabmalloc_kmalloc(64, GFP_KERNEL);
 	ok(t2 == t && *t2 == 0, "allocation clears the tag");
 	slabmalloc_kfree(t2);
+
+	/* A free that finds the magazine full takes kfree_page: a good object
+	 * is tagged and taken; a second free or an interior pointer stops. */
+	int out = fill_magazine(64);
+	uintptr_t *g = fill[FILL_MAX - 1];
+	slabmalloc_kfree(g);
+	ok(out > 0 && *g == KMALLOC_TAG(g) && slab_validate(kmalloc_caches[kmalloc_class(64)]),
+	   "a free into a full magazine is tagged and taken (%d objects out)", out);
+	for (int i = FILL_MAX - out; i < FILL_MAX - 1; i++)
+		slabmalloc_kfree(fill[i]);
+	expect_death(full_double_free, NULL, "kfree(): double free detected",
+	             "a double free that finds the magazine full is stopped");
+	expect_death(full_interior, NULL, "kfree(): invalid pointer",
+	             "an interior pointer that finds the magazine full is stopped");
 
 	/* krealloc keeps small blocks in place when they still fit */
 	char *k = slabmalloc_kmalloc(100, GFP_KERNEL);
