@@ -111,6 +111,7 @@ extern SM_TLS struct thread_cache sm_tc;
 typedef int32_t sm_slot_key_t;
 
 #if defined(__x86_64__) && defined(__SEG_FS)
+#define SM_TC_SEG_FS 1
 #define SM_TC_SEG __seg_fs
 SM_INLINE intptr_t sm_tc_tpoff(void)
 {
@@ -119,6 +120,7 @@ SM_INLINE intptr_t sm_tc_tpoff(void)
 	return off;
 }
 #else
+#define SM_TC_SEG_FS 0
 #define SM_TC_SEG
 SM_INLINE intptr_t sm_tc_tpoff(void)
 {
@@ -130,7 +132,7 @@ typedef struct cpu_cache SM_TC_SEG cpu_cache_fast_t;
 /* The key of the slot at byte offset @off of sm_tc. */
 SM_INLINE sm_slot_key_t sm_slot_key(uint32_t off)
 {
-#ifdef __SEG_FS
+#if SM_TC_SEG_FS
 	return (sm_slot_key_t)(sm_tc_tpoff() + (intptr_t)off);
 #else
 	return (sm_slot_key_t)off;
@@ -140,7 +142,7 @@ SM_INLINE sm_slot_key_t sm_slot_key(uint32_t off)
 /* The slot named by @key. */
 SM_INLINE cpu_cache_fast_t *sm_slot_by_key(sm_slot_key_t key)
 {
-#ifdef __SEG_FS
+#if SM_TC_SEG_FS
 	return (cpu_cache_fast_t *)(intptr_t)key;
 #else
 	return (cpu_cache_fast_t *)((char *)&sm_tc + key);
