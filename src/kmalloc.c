@@ -19,8 +19,9 @@
  * above; about 10% on average for uniformly distributed sizes. The
  * power-of-two classes are created with alignment min(size, PAGE_SIZE), as
  * the kernel's kmalloc guarantees, so aligned requests up to a page are
- * served from the classes. The lookup is one 8 KiB table (the thread-cache
- * slot of the class, as a 16-bit offset) in 8-byte steps, derived from the class sizes at init, checked size by size
+ * served from the classes. The lookup is one 16 KiB table (the key of the
+ * class's thread-cache slot) in 8-byte steps, derived from the class sizes
+ * at init, checked size by size
  * in debug builds and in tests/unit/kmalloc.c.
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
