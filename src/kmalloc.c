@@ -475,11 +475,8 @@ void kfree_page(const void *p, struct page *pg, const char *caller)
 	} else if (pg->slab_key != buddy_slab_key_none) {
 		/* An object of a kmalloc slab whose magazine is full: checked
 		 * as on the fast path, then to the magazine layer's slow path. */
-		struct kmem_cache *c = pg->slab_cache;
-		uintptr_t *w = (uintptr_t *)p;
-		if (slab_is_obj_start(c, pg, p) && *w != KMALLOC_TAG(p)) {
-			*w = KMALLOC_TAG(p);
-			mag_free_slow(c, (void *)p);
+		if (kmalloc_free_tag(pg->slab_cache, pg, p)) {
+			mag_free_slow(pg->slab_cache, (void *)p);
 			return;
 		}
 	}

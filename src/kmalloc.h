@@ -90,6 +90,19 @@ SM_INLINE void *kmalloc_pop(size_t size)
 	return NULL;
 }
 
+/* The checks of a free of @p, an address in kmalloc slab page @pg of @c:
+ * false unless @p starts an object and carries no free tag; if so, tags it. */
+SM_INLINE bool kmalloc_free_tag(const struct kmem_cache *c, const struct page *pg,
+                                const void *p)
+{
+	uintptr_t *w = (uintptr_t *)p;
+	if (likely(slab_is_obj_start(c, pg, p)) && likely(*w != KMALLOC_TAG(p))) {
+		*w = KMALLOC_TAG(p);
+		return true;
+	}
+	return false;
+}
+
 /*
  * kfree_fast - the fast path of free: pointer -> struct page, whose slab_key
  * names the slot of its kmalloc class (the always-full SM_TC_NONE slot for
@@ -110,16 +123,10 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 		cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key,
 		                                                      __ATOMIC_ACQUIRE));
 		void **top = cc->cc_top;
-		if (likely(top != cc->cc_hi) &&
-		    likely(slab_is_obj_start(pg->slab_cache, pg, p))) {
-			uintptr_t *w = (uintptr_t *)p;
-			uintptr_t tag = KMALLOC_TAG(p);
-			if (likely(*w != tag)) {
-				*w = tag;
-				*top = (void *)p;
-				cc->cc_top = top + 1;
-				return;
-			}
+		if (likely(top != cc->cc_hi) && likely(kmalloc_free_tag(pg->slab_cache, pg, p))) {
+			*top = (void *)p;
+			cc->cc_top = top + 1;
+			return;
 		}
 		kfree_page(p, pg, caller);
 		return;

@@ -539,11 +539,7 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	struct magazine *p = cc->cc_ploaded;
 	if (p && p->mag_rounds > 0) {
 		uint32_t r = p->mag_rounds;
-		struct magazine *l = cc_loaded(cc);
-		if (l)
-			l->mag_rounds = 0;
-		cc->cc_ploaded = l;
-		cc_load(cc, p, r - 1);
+		cc_rotate(cc, p, r - 1);
 		return p->mag_round[r - 1];
 	}
 
@@ -558,12 +554,8 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 		if (cc->cc_ploaded)
 			depot_push_empty(d, cc->cc_ploaded);
 		depot_unlock(c);
-		struct magazine *l = cc_loaded(cc);
-		if (l)
-			l->mag_rounds = 0;
-		cc->cc_ploaded = l;
 		uint32_t r = full->mag_rounds;
-		cc_load(cc, full, r - 1);
+		cc_rotate(cc, full, r - 1);
 		depot_reaped_free(c, &reaped, 1);
 		return full->mag_round[r - 1];
 	}
@@ -621,12 +613,8 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 	/* The loaded magazine (if any) is full from here on. */
 	struct magazine *p = cc->cc_ploaded;
 	if (p && p->mag_rounds == 0) {
-		struct magazine *l = cc_loaded(cc);
-		if (l)
-			l->mag_rounds = cc_rounds(cc);
-		cc->cc_ploaded = l;
 		p->mag_round[0] = obj;
-		cc_load(cc, p, 1);
+		cc_rotate(cc, p, 1);
 		return;
 	}
 
@@ -654,12 +642,8 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 		depot_push_full(d, cc->cc_ploaded, cc->cc_ploaded->mag_rounds);
 	depot_unlock(c);
 	__atomic_fetch_add(&c->stat_flush, 1, __ATOMIC_RELAXED);
-	struct magazine *l = cc_loaded(cc);
-	if (l)
-		l->mag_rounds = cc_rounds(cc);
-	cc->cc_ploaded = l;
 	e->mag_round[0] = obj;
-	cc_load(cc, e, 1);
+	cc_rotate(cc, e, 1);
 	depot_reaped_free(c, &reaped, 1);
 	mag_stale_free(stale);
 }

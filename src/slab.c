@@ -971,9 +971,7 @@ SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 /* __GFP_ZERO: out of line (injected failures are the slow path's). */
 SM_NOINLINE static void *kmem_cache_alloc_special(struct kmem_cache *c, gfp_t gfp)
 {
-	void *p = mag_alloc_fast(c);
-	if (!p)
-		p = kmem_cache_alloc_slow(c, gfp);
+	void *p = mag_alloc_or(c, gfp, kmem_cache_alloc_slow);
 	if (p && (gfp & __GFP_ZERO))
 		memset(p, 0, c->object_size);
 	return p;
@@ -993,13 +991,7 @@ SM_EXPORT void *slabmalloc_kmem_cache_alloc(kmem_cache_t *c, gfp_t gfp)
 		return kmem_cache_alloc_special(c, gfp);
 	/* mag_alloc's fast path, with a slow path that retries per @gfp (and
 	 * alone asks for injected failures: cc_key is SM_TC_NONE's then). */
-	cpu_cache_fast_t *cc = mag_cc_fast(c);
-	void **top = cc->cc_top;
-	if (likely(top != cc->cc_lo)) {
-		cc->cc_top = top - 1;
-		return top[-1];
-	}
-	return kmem_cache_alloc_slow(c, gfp);
+	return mag_alloc_or(c, gfp, kmem_cache_alloc_slow);
 }
 
 /**

@@ -88,6 +88,17 @@ SM_INLINE void cc_load(struct cpu_cache *cc, struct magazine *m, uint32_t rounds
 	}
 }
 
+/* The loaded magazine of @cc (if any) becomes the previous one, its rounds
+ * recorded in it, and @m is loaded holding @rounds rounds. */
+SM_INLINE void cc_rotate(struct cpu_cache *cc, struct magazine *m, uint32_t rounds)
+{
+	struct magazine *l = cc_loaded(cc);
+	if (l)
+		l->mag_rounds = cc_rounds(cc);
+	cc->cc_ploaded = l;
+	cc_load(cc, m, rounds);
+}
+
 /* All of a thread's allocator state, in initial-exec TLS. */
 struct thread_cache {
 	struct cpu_cache     tc_cc[SM_TC_INLINE];  /* cache ids < SM_TC_INLINE */
@@ -342,8 +353,11 @@ SM_INLINE cpu_cache_fast_t *mag_cc_fast(const struct kmem_cache *c)
 }
 
 /* The fast paths: pop from / push onto the loaded magazine. No lock, no
- * atomic read-modify-write. Everything else is in the slow paths. */
-SM_INLINE void *mag_alloc_fast(const struct kmem_cache *c)
+ * atomic read-modify-write. Everything else is in the slow paths.
+ * mag_alloc_or pops, or calls @slow (a constant: inlined as a direct tail
+ * call); a popped round is never NULL, so the result is not tested. */
+SM_INLINE void *mag_alloc_or(struct kmem_cache *c, gfp_t gfp,
+                             void *(*slow)(struct kmem_cache *, gfp_t))
 {
 	cpu_cache_fast_t *cc = mag_cc_fast(c);
 	void **top = cc->cc_top;
@@ -351,15 +365,12 @@ SM_INLINE void *mag_alloc_fast(const struct kmem_cache *c)
 		cc->cc_top = top - 1;
 		return top[-1];
 	}
-	return NULL;
+	return slow(c, gfp);
 }
 
 SM_INLINE void *mag_alloc(struct kmem_cache *c, gfp_t gfp)
 {
-	void *p = mag_alloc_fast(c);
-	if (likely(p != NULL))
-		return p;
-	return mag_alloc_slow(c, gfp);
+	return mag_alloc_or(c, gfp, mag_alloc_slow);
 }
 
 SM_INLINE void mag_free(struct kmem_cache *c, void *obj)
