@@ -67,19 +67,26 @@
 
 extern char **environ;
 
-static size_t os_pagesz;               /* cached by os_init/os_page_size */
-static int os_ncpus;                   /* cached by os_init */
+static long os_pagesz;                 /* cached by os_init/os_page_size */
+static long os_ncpus;                  /* cached by os_init/os_ncpus_configured */
 static uint64_t os_rand_state;         /* splitmix64 state */
+
+/* sysconf(@name), or @fallback if it has none, read once into @cache. */
+static long os_sysconf_cached(long *cache, int name, long fallback)
+{
+	long v = SM_READ_ONCE(*cache);
+	if (unlikely(v == 0)) {
+		v = sysconf(name);
+		if (v <= 0)
+			v = fallback;
+		SM_WRITE_ONCE(*cache, v);
+	}
+	return v;
+}
 
 size_t os_page_size(void)
 {
-	size_t p = SM_READ_ONCE(os_pagesz);
-	if (unlikely(p == 0)) {
-		long v = sysconf(_SC_PAGESIZE);
-		p = v > 0 ? (size_t)v : 4096;
-		SM_WRITE_ONCE(os_pagesz, p);
-	}
-	return p;
+	return (size_t)os_sysconf_cached(&os_pagesz, _SC_PAGESIZE, 4096);
 }
 
 static uint64_t splitmix64(uint64_t *state)
@@ -108,8 +115,7 @@ static void os_seed_random(void)
 void os_init(void)
 {
 	(void)os_page_size();
-	long n = sysconf(_SC_NPROCESSORS_CONF);
-	SM_WRITE_ONCE(os_ncpus, n > 0 ? (int)n : 1);
+	(void)os_ncpus_configured();
 	if (__atomic_load_n(&os_rand_state, __ATOMIC_RELAXED) == 0)
 		os_seed_random();
 }
@@ -260,13 +266,7 @@ int os_cpu_id(void)
 
 int os_ncpus_configured(void)
 {
-	int n = SM_READ_ONCE(os_ncpus);
-	if (unlikely(n == 0)) {
-		long v = sysconf(_SC_NPROCESSORS_CONF);
-		n = v > 0 ? (int)v : 1;
-		SM_WRITE_ONCE(os_ncpus, n);
-	}
-	return n;
+	return (int)os_sysconf_cached(&os_ncpus, _SC_NPROCESSORS_CONF, 1);
 }
 
 uint64_t os_now_ns(void)
