@@ -8,7 +8,8 @@
  *
  *  1. Zones. ZONE_NORMAL reserves one large range of address space at init
  *     (64 GiB, or less when the system refuses: 16, 4, 1 GiB, 256, 64 MiB),
- *     aligned to SM_SECTION_SIZE (4 MiB). ZONE_DMA reserves 256 MiB (or 64,
+ *     aligned to its own size (for the window, 2.). ZONE_DMA reserves
+ *     256 MiB (or 64,
  *     16 MiB) below 4 GiB, for __GFP_DMA; when no low range can be had the
  *     zone stays empty and __GFP_DMA requests fail with NULL. Reservations
  *     are MAP_NORESERVE read-write mappings (os_reserve): nothing is
@@ -24,6 +25,19 @@
  *     sm_virt_to_page() (page_alloc.h) is one subtraction and compare per
  *     zone: the SPARSEMEM/vmemmap idea, with no access to user memory, and
  *     an address outside every grown part is recognised as not ours.
+ *     The free fast paths use a cheaper lookup with no compare, the window
+ *     (sm_page_window): ZONE_NORMAL's base is a multiple of its span, so
+ *     for an address of the zone (addr >> 6) & mask, with mask = (W - 1)
+ *     << 6 for a power of two W of pages, is its descriptor's offset in
+ *     mem_map. Every descriptor of the first W pages is initialised (those
+ *     beyond zone_limit get the "none" slab_key), so any other address
+ *     lands on an initialised descriptor too, an alias that the caller's
+ *     object-start proof rejects. W starts at one section when the slab
+ *     layer opens the window (buddy_set_slab_key_none: before, the window
+ *     is one static descriptor) and doubles as the zone outgrows it; the
+ *     map is published before the first mask, each mask after the
+ *     descriptors it covers. Cost: up to one descriptor per page of the
+ *     grown part, touched ahead of growth (about 1.6 % of the heap).
  *
  *  3. Free areas and coalescing. A free block of 2^order pages (order 0..
  *     MAX_ORDER-1, 4 KiB..4 MiB) has PG_buddy and .order on its head
@@ -271,6 +285,34 @@ static void dl_del(struct zone *z, struct page *pg)
 	z->zone_dirty_pages -= NPAGES(pg->order);
 }
 
+/* ---- the window (theory 2) ---- */
+
+struct page *sm_window_map = (struct page *)&slab_page_none;
+uintptr_t sm_window_mask;
+static size_t window_pages;      /* W; 0 until the window opens */
+
+/* Make the window of ZONE_NORMAL cover at least @need pages: initialise the
+ * descriptors it gains beyond zone_limit, then publish. Zone lock held. */
+static void window_cover(struct zone *z, size_t need)
+{
+	size_t w = window_pages ? window_pages : 1;
+	while (w < need)
+		w *= 2;
+	if (w == window_pages)
+		return;
+	size_t from = z->zone_limit >> SM_PAGE_SHIFT;
+	if (from < window_pages)
+		from = window_pages;
+	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
+	for (size_t i = from; i < w; i++)
+		z->zone_mem_map[i].slab_key = key;
+	if (!window_pages)
+		__atomic_store_n(&sm_window_map, z->zone_mem_map, __ATOMIC_RELEASE);
+	window_pages = w;
+	__atomic_store_n(&sm_window_mask, (uintptr_t)(w - 1) << SM_PAGE_DESC_SHIFT,
+	                 __ATOMIC_RELEASE);
+}
+
 /* Grow @z by one section: one free, clean block of order MAX_ORDER-1. */
 static bool zone_grow(struct zone *z)
 {
@@ -290,6 +332,8 @@ static bool zone_grow(struct zone *z)
 	map->flags = PG_buddy;
 	map->order = SM_SECTION_ORDER;
 	fa_add(z, map, SM_SECTION_ORDER);
+	if (window_pages && z == &sm_zones[ZONE_NORMAL])
+		window_cover(z, (limit + SM_SECTION_SIZE) >> SM_PAGE_SHIFT);
 	__atomic_store_n(&z->zone_limit, limit + SM_SECTION_SIZE, __ATOMIC_RELEASE);
 	return true;
 }
@@ -776,7 +820,7 @@ static void clear_upper_marks(struct page *pg, size_t npages)
 	for (size_t i = 0; i < npages; i++) {
 		pg[i].slab_key = buddy_slab_key_none;
 		pg[i].slab_cache = NULL;
-		pg[i].slab_base = 0;
+		pg[i].slab_base = SM_SLAB_BASE_NONE;
 	}
 }
 
@@ -1028,7 +1072,7 @@ bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
 		for (size_t i = 0; i < old_n - new_n; i++) {
 			z->zone_mem_map[tail + i].slab_key = buddy_slab_key_none;
 			z->zone_mem_map[tail + i].slab_cache = NULL;
-			z->zone_mem_map[tail + i].slab_base = 0;
+			z->zone_mem_map[tail + i].slab_base = SM_SLAB_BASE_NONE;
 		}
 		uint64_t now = os_now_ns();
 		zone_free_range(z, tail, old_n - new_n, true, now);
@@ -1051,20 +1095,23 @@ bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
 
 /* ---- initialisation and fork ---- */
 
+/* Reserve @z: the first of @spans (powers of two) the system grants, aligned
+ * to a section (@low: below 4 GiB) or to the span itself (the window). */
 static bool zone_setup(struct zone *z, const size_t *spans, size_t nspans, bool low)
 {
 	for (size_t i = 0; i < nspans; i++) {
 		size_t span = spans[i];
-		size_t len = span + SM_SECTION_SIZE;
+		size_t align = low ? SM_SECTION_SIZE : span;
+		size_t len = span + align;
 		char *raw = low ? os_reserve_low(len) : os_reserve(len);
 		if (!raw)
 			continue;
-		uintptr_t base = SM_ALIGN_UP((uintptr_t)raw, SM_SECTION_SIZE);
+		uintptr_t base = SM_ALIGN_UP((uintptr_t)raw, align);
 		size_t head = base - (uintptr_t)raw;
 		if (head)
 			os_unmap(raw, head);
-		if (SM_SECTION_SIZE - head)
-			os_unmap((void *)(base + span), SM_SECTION_SIZE - head);
+		if (align - head)
+			os_unmap((void *)(base + span), align - head);
 		struct page *map = os_reserve((span >> SM_PAGE_SHIFT) * sizeof(struct page));
 		if (!map) {
 			os_unmap((void *)base, span);
@@ -1095,8 +1142,14 @@ void buddy_set_slab_key_none(int32_t key)
 		if (i == 0)
 			SM_WRITE_ONCE(buddy_slab_key_none, key);
 		size_t n = z->zone_limit >> SM_PAGE_SHIFT;
+		if (i == ZONE_NORMAL && window_pages > n)
+			n = window_pages;
 		for (size_t j = 0; j < n; j++)
 			z->zone_mem_map[j].slab_key = key;
+		/* The key is known: the fast paths' window opens. */
+		if (i == ZONE_NORMAL && z->zone_span)
+			window_cover(z, z->zone_limit ? z->zone_limit >> SM_PAGE_SHIFT
+			                               : NPAGES(SM_SECTION_ORDER));
 		pthread_mutex_unlock(&z->zone_lock);
 	}
 }
@@ -1397,6 +1450,38 @@ static bool pcp_validate(void)
  * CONTEXT: may block; debug and test use (cost linear in free memory).
  * RETURNS: true when all hold; otherwise prints each violation on stderr.
  */
+/* The window (theory 2): published map and mask agree with window_pages,
+ * which covers the grown part of ZONE_NORMAL, whose base it divides; the
+ * descriptors past the grown part are blank but for the "none" key. */
+static bool window_validate(void)
+{
+	bool ok = true;
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	size_t w = window_pages, n = z->zone_limit >> SM_PAGE_SHIFT;
+	if (!w) {
+		if (sm_window_map != (struct page *)&slab_page_none || sm_window_mask)
+			VBAD("window: closed but map %p mask %lx\n", (void *)sm_window_map,
+			     (unsigned long)sm_window_mask);
+		return ok;
+	}
+	if (sm_window_map != z->zone_mem_map || (w & (w - 1)) || w < n ||
+	    (w << SM_PAGE_SHIFT) > z->zone_span || z->zone_base % z->zone_span ||
+	    sm_window_mask != (uintptr_t)(w - 1) << SM_PAGE_DESC_SHIFT) {
+		VBAD("window: %zu pages, mask %lx, map %p, %zu pages grown\n", w,
+		     (unsigned long)sm_window_mask, (void *)sm_window_map, n);
+		return ok;
+	}
+	for (size_t i = n; i < w; i++) {
+		const struct page *pg = &z->zone_mem_map[i];
+		if (pg->slab_key != buddy_slab_key_none || pg->slab_cache || pg->flags) {
+			VBAD("window: page %zu past the grown part has key %d, flags 0x%x\n",
+			     i, pg->slab_key, pg->flags);
+			break;
+		}
+	}
+	return ok;
+}
+
 bool buddy_validate(void)
 {
 	bool ok = true;
@@ -1407,6 +1492,7 @@ bool buddy_validate(void)
 	for (int i = 0; i < SM_NR_ZONES; i++)
 		ok &= zone_validate(&sm_zones[i]);
 	ok &= pcp_validate();
+	ok &= window_validate();
 	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
 	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
 	return ok;

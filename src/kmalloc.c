@@ -19,10 +19,12 @@
  * above; about 10% on average for uniformly distributed sizes. The
  * power-of-two classes are created with alignment min(size, PAGE_SIZE), as
  * the kernel's kmalloc guarantees, so aligned requests up to a page are
- * served from the classes. The lookup is one 16 KiB table (the key of the
- * class's thread-cache slot) in 8-byte steps, derived from the class sizes
- * at init, checked size by size
- * in debug builds and in tests/unit/kmalloc.c.
+ * served from the classes. The lookup is a table of the key of the class's
+ * thread-cache slot: indexed by the size itself up to 1 KiB (4 KiB of
+ * table, no arithmetic on the fast path), by the size in 256-byte steps
+ * above (every class above 1 KiB is a multiple of 256). Both are derived
+ * from the class sizes at init and checked size by size in debug builds and
+ * in tests/unit/kmalloc.c.
  *
  * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
  * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
@@ -56,24 +58,35 @@ const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
 	6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 };
 
-/* The slot key of the class of every size 0..32768 in 8-byte steps, indexed
- * by (size + 7) >> 3 (every class is a multiple of 8, so the step loses
- * nothing). Derived from kmalloc_class_size at init; one load on the fast
- * path, which is closed (kmalloc_fast_limit 0) until then. */
-sm_slot_key_t kmalloc_size_slot[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+/* The slot key of the class of every size: 0..1024 directly indexed, above
+ * by (size + 255) >> 8 (every class above 1024 is a multiple of 256, so the
+ * step loses nothing). Derived from kmalloc_class_size at init; one load on
+ * the fast path, which is closed (the limits 0) until then. */
+sm_slot_key_t kmalloc_slot_small[KMALLOC_SMALL_MAX + 1];
+sm_slot_key_t kmalloc_slot_medium[KMALLOC_MAX_CACHE_SIZE / 256 + 1];
 sm_slot_key_t kmalloc_slot_key0;
 static bool kmalloc_ready;
 
 struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 uintptr_t kmalloc_tag_secret;
-size_t kmalloc_fast_limit;
+size_t kmalloc_small_limit, kmalloc_fast_limit;
 
 void kmalloc_update_fast_limit(void)
 {
-	SM_WRITE_ONCE(kmalloc_fast_limit,
-	              !__atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) ||
-	              SM_READ_ONCE(sm_fault_active) ? 0 : KMALLOC_MAX_CACHE_SIZE + 1);
+	bool open = __atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) &&
+	            !SM_READ_ONCE(sm_fault_active);
+	SM_WRITE_ONCE(kmalloc_small_limit, open ? KMALLOC_SMALL_MAX + 1 : 0);
+	SM_WRITE_ONCE(kmalloc_fast_limit, open ? KMALLOC_MAX_CACHE_SIZE + 1 : 0);
 	slab_update_fast_paths();
+}
+
+/* The slot key of the smallest class of at least @size bytes. */
+static sm_slot_key_t kmalloc_class_key(size_t size)
+{
+	unsigned int c = 0;
+	while (kmalloc_class_size[c] < size)
+		c++;
+	return kmalloc_slot_key0 + (sm_slot_key_t)(c * sizeof(struct cpu_cache));
 }
 
 /* ---- bootstrap: blocks served from bootmem during initialisation ---- */
@@ -109,10 +122,14 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 /* One LIFO list per page count, linked through the first word of each
  * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes.
  * Only blocks of ZONE_NORMAL are cached, so that a block's descriptor is
- * found without a zone lookup. */
+ * found without a zone lookup. lc_room is what the lists may still take:
+ * 0 until the thread is attached (it then has an exit hook that flushes
+ * them: lcache_arm) and again once it exits, so that one compare covers
+ * both the byte limit and the thread's state. */
 struct large_cache {
 	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
-	size_t  lc_bytes;
+	size_t  lc_room;
+	bool    lc_armed;
 };
 static SM_TLS struct large_cache sm_lcache;
 
@@ -120,6 +137,16 @@ static void lcache_release(void *blk, size_t npages)
 {
 	sm_virt_to_page(blk)->flags &= ~PG_lcached;
 	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
+}
+
+/* Open the calling thread's lists, once it is attached. */
+static void lcache_arm(void)
+{
+	struct large_cache *lc = &sm_lcache;
+	if (!lc->lc_armed && sm_thread_state == SM_THREAD_ATTACHED) {
+		lc->lc_armed = true;
+		lc->lc_room = LCACHE_BYTES_MAX;
+	}
 }
 
 static inline void *lcache_take(size_t npages)
@@ -130,31 +157,36 @@ static inline void *lcache_take(size_t npages)
 	void *b = lc->lc_bin[npages];
 	if (b) {
 		lc->lc_bin[npages] = *(void **)b;
-		lc->lc_bytes -= npages << SM_PAGE_SHIFT;
+		lc->lc_room += npages << SM_PAGE_SHIFT;
 	}
 	return b;
 }
 
 /* Keep a freed block for this thread unless that would pass the byte
- * limit, or the thread has no exit hook to flush the lists (not attached
- * yet, or exiting); the caller then gives it to the buddy allocator. */
+ * limit, or the thread's lists are not open; the caller then gives it to
+ * the buddy allocator. */
 static inline bool lcache_put(void *blk, size_t npages)
 {
 	struct large_cache *lc = &sm_lcache;
 	size_t bytes = npages << SM_PAGE_SHIFT;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX || sm_thread_state != SM_THREAD_ATTACHED ||
-	    lc->lc_bytes + bytes > LCACHE_BYTES_MAX)
+	if (npages > KMALLOC_LARGE_NPAGES_MAX || bytes > lc->lc_room)
 		return false;
 	*(void **)blk = lc->lc_bin[npages];
 	lc->lc_bin[npages] = blk;
-	lc->lc_bytes += bytes;
+	lc->lc_room -= bytes;
 	return true;
+}
+
+/* Bytes held in the calling thread's lists. */
+static size_t lcache_bytes(void)
+{
+	return sm_lcache.lc_armed ? LCACHE_BYTES_MAX - sm_lcache.lc_room : 0;
 }
 
 static size_t lcache_flush(void)
 {
 	struct large_cache *lc = &sm_lcache;
-	size_t freed = lc->lc_bytes;
+	size_t freed = lcache_bytes();
 	if (!freed)
 		return 0;
 	for (size_t n = 0; n <= KMALLOC_LARGE_NPAGES_MAX; n++) {
@@ -164,13 +196,15 @@ static size_t lcache_flush(void)
 			lcache_release(b, n);
 		}
 	}
-	lc->lc_bytes = 0;
+	lc->lc_room = LCACHE_BYTES_MAX;
 	return freed;
 }
 
 void kmalloc_thread_exit(void)
 {
 	lcache_flush();
+	sm_lcache.lc_armed = false;      /* closed for the thread's last calls */
+	sm_lcache.lc_room = 0;
 }
 
 /* ---- initialisation ---- */
@@ -198,11 +232,10 @@ void kmalloc_init(void)
 		kmalloc_caches[i] = c;
 	}
 	kmalloc_slot_key0 = sm_slot_key((uint32_t)(KMALLOC_ID0 * sizeof(struct cpu_cache)));
-	for (unsigned int i = 0, c = 0; i <= KMALLOC_MAX_CACHE_SIZE / 8; i++) {
-		while (kmalloc_class_size[c] < i * 8)
-			c++;
-		kmalloc_size_slot[i] = kmalloc_slot_key0 + (sm_slot_key_t)(c * sizeof(struct cpu_cache));
-	}
+	for (size_t s = 0; s <= KMALLOC_SMALL_MAX; s++)
+		kmalloc_slot_small[s] = kmalloc_class_key(s);
+	for (size_t i = 0; i <= KMALLOC_MAX_CACHE_SIZE / 256; i++)
+		kmalloc_slot_medium[i] = kmalloc_class_key(i * 256);
 	__atomic_store_n(&kmalloc_ready, true, __ATOMIC_RELEASE);
 	kmalloc_update_fast_limit();
 	if (config_debug) {
@@ -276,24 +309,40 @@ static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
 	return kmalloc_slower(size, gfp);
 }
 
-void *kmalloc_slow(size_t size, gfp_t gfp)
+/* The body of kmalloc_slow, inlined into it and into malloc_slow, where
+ * the flags are a constant. */
+static inline void *kmalloc_slow_body(size_t size, gfp_t gfp)
 {
-	/* Large sizes the thread has a cached block for: pop it. (Before init
-	 * and under fault injection the lists are empty or skipped.) */
-	if (size - (KMALLOC_MAX_CACHE_SIZE + 1) <
-	    ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) - KMALLOC_MAX_CACHE_SIZE &&
-	    likely(!(gfp & __GFP_ZERO)) && likely(!sm_fault_active)) {
+	/* Sizes the thread has a cached block for: pop it. (Before init and
+	 * under fault injection the lists are empty or skipped; the blocks are
+	 * ZONE_NORMAL's, so __GFP_DMA skips them too.) Blocks of up to 8 pages
+	 * are only cached when an aligned allocation (kmalloc_aligned, above a
+	 * page) made them: a slab size that misses its magazine may take one,
+	 * a whole-page allocation like any large one, rather than leave it
+	 * idle; otherwise it costs one lookup of an empty list. */
+	if (size <= ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) &&
+	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
 		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {
-			const struct zone *z = &sm_zones[ZONE_NORMAL];
-			z->zone_mem_map[((uintptr_t)b - z->zone_base) >> SM_PAGE_SHIFT].flags ^=
-				PG_lcached | PG_large;
+			/* A cached block is in ZONE_NORMAL's grown part: the
+			 * window's descriptor is its own. */
+			sm_page_window(b)->flags ^= PG_lcached | PG_large;
 			return b;
 		}
 	}
 	if (size < SM_READ_ONCE(kmalloc_fast_limit))
 		return kmalloc_refill(size, gfp);
 	return kmalloc_slower(size, gfp);
+}
+
+void *kmalloc_slow(size_t size, gfp_t gfp)
+{
+	return kmalloc_slow_body(size, gfp);
+}
+
+void *malloc_slow(size_t size)
+{
+	return kmalloc_slow_body(size, MALLOC_GFP);
 }
 
 static void *kmalloc_slower(size_t size, gfp_t gfp)
@@ -462,8 +511,15 @@ static SM_NOINLINE void kfree_classified(const void *p, const char *caller);
 /* The large-block fast path, kept apart from kfree_classified so that it
  * saves no registers; everything else goes there. @pg is the descriptor of
  * @p, in ZONE_NORMAL. */
-void kfree_page(const void *p, struct page *pg, const char *caller)
+void kfree_page(const void *p, const char *caller, struct page *pg)
 {
+	/* In the grown part of ZONE_NORMAL the window's descriptor is the
+	 * real one; anywhere else it is an alias. */
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	if (unlikely((uintptr_t)p - z->zone_base >= z->zone_limit)) {   /* grows only */
+		kfree_classified(p, caller);
+		return;
+	}
 	/* A live large block (PG_large is only ever set on the head page of
 	 * one) goes onto the thread's list for its page count when it fits. */
 	if (pg->flags & PG_large) {
@@ -485,10 +541,9 @@ void kfree_page(const void *p, struct page *pg, const char *caller)
 
 void kfree_slow(const void *p, const char *caller)
 {
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = (uintptr_t)p - z->zone_base;
-	if (off < SM_READ_ONCE(z->zone_limit)) {
-		kfree_page(p, &z->zone_mem_map[off >> SM_PAGE_SHIFT], caller);
+	struct page *pg = sm_normal_page(p);
+	if (pg) {
+		kfree_page(p, caller, pg);
 		return;
 	}
 	kfree_classified(p, caller);
@@ -510,6 +565,7 @@ static void kfree_classified(const void *p, const char *caller)
 		pg->flags &= ~PG_large;
 		if (sm_thread_state == SM_THREAD_NEW)
 			sm_thread_attach();      /* the exit hook flushes the lists */
+		lcache_arm();
 		if (pg->zone == ZONE_NORMAL && lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags |= PG_lcached;
 			return;
@@ -611,7 +667,7 @@ void kmalloc_totals(struct kmalloc_totals *t)
 	memset(t, 0, sizeof *t);
 	slab_for_each_cache(totals_cb, t);
 	t->huge_bytes = vmap_total_bytes();
-	t->cached_large_bytes = sm_lcache.lc_bytes;
+	t->cached_large_bytes = lcache_bytes();
 }
 
 /* ---- the exported kmalloc API ---- */
@@ -623,8 +679,8 @@ void kmalloc_totals(struct kmalloc_totals *t)
  */
 SM_EXPORT void *slabmalloc_kmalloc(size_t size, gfp_t flags)
 {
-	if (likely(size < kmalloc_fast_limit) && likely(!(flags & __GFP_ZERO))) {
-		void *p = kmalloc_pop(size);
+	if (likely(!(flags & __GFP_ZERO))) {
+		void *p = kmalloc_fast(size);
 		if (likely(p != NULL))
 			return p;
 	}

@@ -22,10 +22,13 @@
 #define KMALLOC_ID0            1
 
 extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
-/* For each size 0..KMALLOC_MAX_CACHE_SIZE in 8-byte steps (index
- * (size + 7) >> 3): the slot key of its class, which is all the fast path
- * needs. Filled at init; until then kmalloc_fast_limit is 0. */
-extern sm_slot_key_t kmalloc_size_slot[KMALLOC_MAX_CACHE_SIZE / 8 + 1];
+/* The slot key of the class of a size, which is all the fast path needs, in
+ * two tables filled at init: sizes 0..KMALLOC_SMALL_MAX index the first
+ * directly (no arithmetic on the fast path), larger ones index the second by
+ * (size + 255) >> 8 (every class above 1 KiB is a multiple of 256). */
+#define KMALLOC_SMALL_MAX      1024
+extern sm_slot_key_t kmalloc_slot_small[KMALLOC_SMALL_MAX + 1];
+extern sm_slot_key_t kmalloc_slot_medium[KMALLOC_MAX_CACHE_SIZE / 256 + 1];
 extern sm_slot_key_t kmalloc_slot_key0;      /* the key of class 0 */
 extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 /* Free objects of kmalloc caches carry a tag in their first word, a random
@@ -35,18 +38,27 @@ extern uintptr_t kmalloc_tag_secret;
 
 #define KMALLOC_TAG(p) ((void)(p), kmalloc_tag_secret)
 
-/* malloc's fast path serves sizes below this: KMALLOC_MAX_CACHE_SIZE + 1,
- * or 0 before init and while fault injection is on (so every call reaches
- * the slow path, where should_failslab is asked). One compare instead of
- * three. */
-extern size_t kmalloc_fast_limit;
+/* The fast paths serve sizes below kmalloc_small_limit through the first
+ * table and sizes below kmalloc_fast_limit through the second. They are
+ * KMALLOC_SMALL_MAX + 1 and KMALLOC_MAX_CACHE_SIZE + 1, or both 0 before
+ * init and while fault injection is on (so every call reaches the slow
+ * path, where should_failslab is asked). One compare for a small size. */
+extern size_t kmalloc_small_limit, kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void);
+
+/* The slot key of the class of a size in 0..KMALLOC_MAX_CACHE_SIZE; after
+ * init only. */
+SM_INLINE sm_slot_key_t kmalloc_slot_key(size_t size)
+{
+	return size <= KMALLOC_SMALL_MAX ? kmalloc_slot_small[size]
+	                                 : kmalloc_slot_medium[(size + 255) >> 8];
+}
 
 /* Class index of a size in 0..KMALLOC_MAX_CACHE_SIZE (0 maps to 8 bytes);
  * after init only. */
 SM_INLINE unsigned int kmalloc_class(size_t size)
 {
-	return (unsigned int)(kmalloc_size_slot[(size + 7) >> 3] - kmalloc_slot_key0) /
+	return (unsigned int)(kmalloc_slot_key(size) - kmalloc_slot_key0) /
 	       (unsigned int)sizeof(struct cpu_cache);
 }
 
@@ -55,10 +67,15 @@ void kmalloc_thread_exit(void);
 /* Out-of-line paths, each complete (init, refill, large, huge, errors).
  * kmalloc_slow sets errno to ENOMEM when it returns NULL. */
 SM_NOINLINE void *kmalloc_slow(size_t size, gfp_t gfp);
+/* The flags of the malloc family: may block, never prints on failure. */
+#define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
+/* kmalloc_slow(size, MALLOC_GFP), compiled for those flags. */
+SM_NOINLINE void *malloc_slow(size_t size);
 SM_NOINLINE void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp);
 SM_NOINLINE void kfree_slow(const void *p, const char *caller);
-/* kfree_slow for a pointer whose descriptor @pg (in ZONE_NORMAL) is known. */
-SM_NOINLINE void kfree_page(const void *p, struct page *pg, const char *caller);
+/* kfree_slow for a pointer whose descriptor is @pg if @p is in ZONE_NORMAL
+ * (the window's result: checked first). */
+SM_NOINLINE void kfree_page(const void *p, const char *caller, struct page *pg);
 SM_NOINLINE void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller);
 /* Usable size of an allocation of ours; 0 for NULL; aborts for a pointer
  * that is not an allocation start (naming @caller). */
@@ -71,20 +88,26 @@ struct kmalloc_totals {
 void kmalloc_totals(struct kmalloc_totals *t);
 
 /*
- * kmalloc_pop - the fast path of allocation for 0..KMALLOC_MAX_CACHE_SIZE
+ * kmalloc_fast - the fast path of allocation for 0..KMALLOC_MAX_CACHE_SIZE
  * bytes: table lookup of the class's slot, pop from its loaded magazine,
- * clear the free tag. No lock, no atomic. NULL when the magazine is empty:
- * the caller takes its slow path. The caller checks the size against
- * kmalloc_fast_limit first.
+ * clear the free tag. No lock, no atomic. NULL when the size is not served
+ * here or the magazine is empty: the caller takes its slow path.
  */
-SM_INLINE void *kmalloc_pop(size_t size)
+SM_INLINE void *kmalloc_fast(size_t size)
 {
-	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(size + 7) >> 3]);
+	sm_slot_key_t key;
+	if (likely(size < kmalloc_small_limit))
+		key = kmalloc_slot_small[size];
+	else if (likely(size < kmalloc_fast_limit))
+		key = kmalloc_slot_medium[(size + 255) >> 8];
+	else
+		return NULL;
+	cpu_cache_fast_t *cc = sm_slot_by_key(key);
 	void **top = cc->cc_top;
 	if (likely(top != cc->cc_lo)) {
-		cc->cc_top = --top;
-		void *p = *top;
+		void *p = cc_round_below(top);
 		memset(p, 0, sizeof(uintptr_t));     /* the free tag */
+		cc_top_dec(cc);
 		return p;
 	}
 	return NULL;
@@ -104,34 +127,32 @@ SM_INLINE bool kmalloc_free_tag(const struct kmem_cache *c, const struct page *p
 }
 
 /*
- * kfree_fast - the fast path of free: pointer -> struct page, whose slab_key
- * names the slot of its kmalloc class (the always-full SM_TC_NONE slot for
- * any other page); object-start and free-tag checks; push onto the loaded
- * magazine. Anything unusual (not a kmalloc slab object, tag present,
- * magazine full) goes to kfree_page (with the descriptor) or kfree_slow,
- * which decide and report.
- *
- * zone_limit is read without SM_READ_ONCE so that the compare takes it
- * from memory: it only grows, and a pointer we handed out is below it.
+ * kfree_fast - the fast path of free: pointer -> descriptor through the
+ * window (page_alloc.h), whose slab_key names the slot of its kmalloc class
+ * (the always-full SM_TC_NONE slot for any other page); the object-start
+ * proof with the slot's constants against the descriptor's slab_base, which
+ * also rejects an alias (a pointer that is not in the page); the free-tag
+ * check; push onto the loaded magazine. Anything unusual (not a kmalloc slab
+ * object, tag present, magazine full) goes to kfree_page, which checks the
+ * zone, decides and reports.
  */
 SM_INLINE void kfree_fast(const void *p, const char *caller)
 {
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = (uintptr_t)p - z->zone_base;
-	if (likely(off < z->zone_limit)) {
-		struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
-		cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key,
-		                                                      __ATOMIC_ACQUIRE));
-		void **top = cc->cc_top;
-		if (likely(top != cc->cc_hi) && likely(kmalloc_free_tag(pg->slab_cache, pg, p))) {
+	struct page *pg = sm_page_window(p);
+	cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key, __ATOMIC_ACQUIRE));
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_hi)) {
+		uintptr_t *w = (uintptr_t *)p;
+		if (likely(slab_index((uintptr_t)p - pg->slab_base, cc->cc_div_inv,
+		                      cc->cc_div_shift) <= cc->cc_div_limit) &&
+		    likely(*w != KMALLOC_TAG(p))) {
+			*w = KMALLOC_TAG(p);
 			*top = (void *)p;
-			cc->cc_top = top + 1;
+			cc_top_inc(cc);
 			return;
 		}
-		kfree_page(p, pg, caller);
-		return;
 	}
-	kfree_slow(p, caller);
+	kfree_page(p, caller, pg);
 }
 
 #pragma GCC visibility pop

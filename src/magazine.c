@@ -32,8 +32,8 @@
  *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
  *    size-dependent capacity (126 for objects up to 256 bytes, so that a
  *    thread's two magazines absorb a burst of 64 allocations and frees
- *    without the depot; 62 up to 1 KiB, 30 up to 4 KiB, else 6: at most
- *    about 120 KiB of objects a magazine). The depot lock is taken with
+ *    without the depot; 62 up to 4 KiB, which does the same with at most
+ *    248 KiB of objects a magazine; else 6). The depot lock is taken with
  *    trylock first; a
  *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
  *    acquisitions within one interval grow d_magsize to the next capacity,
@@ -410,8 +410,14 @@ static struct cpu_cache *mag_tc_slot(struct thread_cache *tc, uint32_t id)
 static struct cpu_cache *mag_cc_slot(struct kmem_cache *c, gfp_t gfp)
 {
 	uint32_t id = c->id;
-	if (likely(id < SM_TC_INLINE))
-		return &sm_tc.tc_cc[id];
+	if (likely(id < SM_TC_INLINE)) {
+		/* Before any magazine is loaded: the constants free() reads. */
+		struct cpu_cache *cc = &sm_tc.tc_cc[id];
+		cc->cc_div_inv = c->div_inv;
+		cc->cc_div_limit = c->div_limit;
+		cc->cc_div_shift = c->div_shift;
+		return cc;
+	}
 	uint32_t i = id - SM_TC_INLINE;
 	if (likely(i < sm_tc.tc_ext_n))
 		return &sm_tc.tc_ext[i];

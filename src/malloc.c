@@ -25,16 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
-
 SM_EXPORT void *malloc(size_t size)
 {
-	if (likely(size < kmalloc_fast_limit)) {
-		void *p = kmalloc_pop(size);
-		if (likely(p != NULL))
-			return p;
-	}
-	return kmalloc_slow(size, MALLOC_GFP);     /* sets errno on failure */
+	void *p = kmalloc_fast(size);
+	if (likely(p != NULL))
+		return p;
+	return malloc_slow(size);                 /* sets errno on failure */
 }
 
 SM_EXPORT void free(void *p)

@@ -84,7 +84,13 @@ struct page {
 		} exact;
 	};
 };
-_Static_assert(sizeof(struct page) <= 64, "struct page must fit 64 bytes");
+_Static_assert(sizeof(struct page) == 64, "struct page is 64 bytes (sm_page_window)");
+#define SM_PAGE_DESC_SHIFT 6    /* log2(sizeof(struct page)) */
+
+/* slab_base of a page that is no longer a slab's: far outside every zone and
+ * above every user address, so that no address (NULL included) is an object
+ * start of it (see sm_page_window). */
+#define SM_SLAB_BASE_NONE ((uintptr_t)1 << 63)
 
 enum { ZONE_DMA = 0, ZONE_NORMAL = 1, SM_NR_ZONES = 2 };
 
@@ -130,6 +136,52 @@ SM_INLINE struct page *sm_virt_to_page(const void *addr)
 	if (off < SM_READ_ONCE(z->zone_limit))
 		return &z->zone_mem_map[off >> SM_PAGE_SHIFT];
 	return NULL;
+}
+
+/* Descriptor of @addr if it is in the grown part of ZONE_NORMAL, else NULL. */
+SM_INLINE struct page *sm_normal_page(const void *addr)
+{
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = (uintptr_t)addr - z->zone_base;
+	if (off < SM_READ_ONCE(z->zone_limit))
+		return &z->zone_mem_map[off >> SM_PAGE_SHIFT];
+	return NULL;
+}
+
+/*
+ * sm_page_window - the free fast paths' descriptor lookup: a shift, an AND
+ * and an add, no compare (buddy.c, theory 2).
+ *
+ * ZONE_NORMAL is aligned to its span, and the descriptors of a prefix of it
+ * whose size is a power of two (the window, at least the grown part) are all
+ * initialised. For an address in the grown part the result is its
+ * descriptor; for any other address (NULL, the stack, another zone, glibc's
+ * heap) it is some initialised descriptor of the window, an alias. So the
+ * caller may read the descriptor's slab_key and slab_base but must prove
+ * @addr is an object start of that page (slab_obj_index: with slab_base in
+ * the zone, or SM_SLAB_BASE_NONE, an address outside the page's slab never
+ * passes) before it writes anything, and its slow path must check the zone
+ * (sm_normal_page). Before the slab layer's init the window is one
+ * descriptor, slab_page_none, whose slab_key names the always-full slot.
+ */
+extern struct page *sm_window_map;
+extern uintptr_t sm_window_mask;         /* (window pages - 1) << 6 */
+extern const struct page slab_page_none; /* slab.c */
+
+SM_INLINE struct page *sm_page_window(const void *addr)
+{
+	/* The mask first: a mask is only published after the map it needs.
+	 * Plain reads, so that each folds into its instruction; the compiler
+	 * barrier keeps their order (x86-64 and the like keep loads in order;
+	 * elsewhere the mask is read with acquire). */
+#if defined(__x86_64__) || defined(__i386__)
+	uintptr_t off = ((uintptr_t)addr >> (SM_PAGE_SHIFT - SM_PAGE_DESC_SHIFT)) & sm_window_mask;
+	__asm__ volatile("" ::: "memory");
+#else
+	uintptr_t off = ((uintptr_t)addr >> (SM_PAGE_SHIFT - SM_PAGE_DESC_SHIFT)) &
+	                __atomic_load_n(&sm_window_mask, __ATOMIC_ACQUIRE);
+#endif
+	return (struct page *)((char *)sm_window_map + off);
 }
 
 SM_INLINE void *sm_page_to_virt(const struct page *pg)

@@ -363,7 +363,7 @@ static void slab_release(struct kmem_cache *c, struct page *pg)
 	for (size_t i = 0; i < npages; i++) {
 		pg[i].slab_key = buddy_slab_key_none;
 		pg[i].slab_cache = NULL;
-		pg[i].slab_base = 0;
+		pg[i].slab_base = SM_SLAB_BASE_NONE;
 	}
 	buddy_free(pg, c->order, "slab_release");
 }
@@ -630,10 +630,8 @@ static uint32_t slab_initial_magsize(size_t size)
 {
 	if (size <= 256)
 		return 126;      /* <= 32 KiB of objects per magazine */
-	if (size <= 1024)
-		return 62;       /* <= 62 KiB */
 	if (size <= 4096)
-		return 30;       /* <= 120 KiB */
+		return 62;       /* <= 248 KiB: two absorb a burst of 64 */
 	return 6;
 }
 
@@ -669,9 +667,31 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
 	return c;
 }
 
+/*
+ * slab_page_none - the one descriptor of the window before it opens
+ * (page_alloc.h): all zero, so its slab_key is 0, which must name a slot
+ * that is always full, so that a free that comes before initialisation takes
+ * the slow path. Elsewhere 0 is SM_TC_NONE's offset in sm_tc. On x86-64 a
+ * key is an offset from the thread pointer and 0 names the thread control
+ * block, whose first and third words (glibc's tcb and self) both point to
+ * the block itself: a "slot" whose top equals its end. slab_init checks it.
+ */
+_Static_assert(SM_TC_NONE == 0, "slab_page_none: SM_TC_NONE is slot 0");
+const struct page slab_page_none;
+
 void slab_init(void)
 {
 	struct kmem_cache *c = &slab_cache_cache;
+#if SM_TC_SEG_FS
+	{
+		/* cc_top and cc_hi of "slot" 0: %fs:0 and %fs:16. */
+		uintptr_t top, hi;
+		__asm__("movq %%fs:0, %0\n\tmovq %%fs:16, %1" : "=r"(top), "=r"(hi));
+		if (slab_page_none.slab_key != 0 || top != hi)
+			sm_fatal("slabmalloc: unsupported thread control block layout "
+			         "(a glibc x86-64 TCB is needed)");
+	}
+#endif
 	buddy_set_slab_key_none(sm_slot_key(SM_TC_NONE * sizeof(struct cpu_cache)));
 	slab_cache_init_fields(c, "kmem_cache", SLAB_NOMAG | SLAB_HWCACHE_ALIGN, NULL, NULL);
 	if (!slab_calc_layout(c, sizeof(struct kmem_cache), 0))
@@ -1032,15 +1052,12 @@ SM_NOINLINE static void kmem_cache_free_other(struct kmem_cache *c, const void *
  */
 SM_EXPORT void slabmalloc_kmem_cache_free(kmem_cache_t *c, const void *obj)
 {
-	/* sm_virt_to_page for ZONE_NORMAL, where the result is never NULL. */
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = (uintptr_t)obj - z->zone_base;
-	if (likely(off < z->zone_limit)) {     /* see kfree_fast */
-		const struct page *pg = &z->zone_mem_map[off >> SM_PAGE_SHIFT];
-		if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, obj))) {
-			mag_free(c, (void *)obj);
-			return;
-		}
+	/* The window's descriptor may be an alias: the object-start proof
+	 * against it is what makes it @obj's (page_alloc.h). */
+	const struct page *pg = sm_page_window(obj);
+	if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, obj))) {
+		mag_free(c, (void *)obj);
+		return;
 	}
 	kmem_cache_free_other(c, obj);
 }

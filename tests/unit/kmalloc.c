@@ -16,7 +16,7 @@ static int fill_magazine(size_t size)
 {
 	for (int i = 0; i < FILL_MAX; i++)
 		fill[i] = slabmalloc_kmalloc(size, GFP_KERNEL);
-	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(size + 7) >> 3]);
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_slot_key(size));
 	int i = 0;
 	while (i < FILL_MAX && cc->cc_top != cc->cc_hi)
 		slabmalloc_kfree(fill[i++]);
@@ -31,7 +31,7 @@ static void full_double_free(void *arg)
 	for (int i = 0; i < FILL_MAX; i++)
 		fill[i] = slabmalloc_kmalloc(64, GFP_KERNEL);
 	slabmalloc_kfree(v);                 /* v is free, then the magazine fills */
-	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_size_slot[(64 + 7) >> 3]);
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_slot_key(64));
 	for (int i = 0; i < FILL_MAX && cc->cc_top != cc->cc_hi; i++)
 		slabmalloc_kfree(fill[i]);
 	slabmalloc_kfree(v);
@@ -43,6 +43,106 @@ static void full_interior(void *arg)
 	if (fill_magazine(64) < 0)
 		return;
 	slabmalloc_kfree(v + 16);
+}
+
+/* ---- the window (sm_page_window) ---- */
+
+/* An address that shares @q's window descriptor but lies a window further
+ * on: inside ZONE_NORMAL's reservation, past its grown part. */
+static void *window_alias(const void *q)
+{
+	size_t w = (sm_window_mask >> SM_PAGE_DESC_SHIFT) + 1;
+	return (char *)q + (w << SM_PAGE_SHIFT);
+}
+
+static void free_alias(void *arg)
+{
+	slabmalloc_kfree(window_alias(arg));
+}
+
+static int window_is_own(const void *p)
+{
+	return sm_page_window(p) == sm_virt_to_page(p);
+}
+
+static int window_in_map(const void *p)
+{
+	uintptr_t off = (uintptr_t)sm_page_window(p) - (uintptr_t)sm_window_map;
+	return off % sizeof(struct page) == 0 && off <= sm_window_mask;
+}
+
+#define WIN_N 3000
+static void *win[WIN_N];
+
+static void test_window(void)
+{
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	/* 3000 blocks of 30 KB: about 90 MB, so the zone and the window grow
+	 * well past their first section. */
+	size_t before = z->zone_limit;
+	int own = 1;
+	for (int i = 0; i < WIN_N; i++) {
+		win[i] = slabmalloc_kmalloc(i % 3 ? 30000 : (size_t)(i % 500) + 1, GFP_KERNEL);
+		own &= win[i] && window_is_own(win[i]);
+	}
+	void *big = slabmalloc_kmalloc(700000, GFP_KERNEL);
+	own &= window_is_own(big);
+	ok(own && z->zone_limit > before + 4 * SM_SECTION_SIZE,
+	   "the window gives every object its own descriptor while the zone grows "
+	   "(%zu MB grown)", z->zone_limit >> 20);
+	size_t w = (sm_window_mask >> SM_PAGE_DESC_SHIFT) + 1;
+	ok(sm_window_map == z->zone_mem_map && (w & (w - 1)) == 0 &&
+	   (w << SM_PAGE_SHIFT) >= z->zone_limit && z->zone_base % (w << SM_PAGE_SHIFT) == 0,
+	   "the window is a power of two of pages covering the grown part (%zu pages)", w);
+	ok(buddy_validate(), "buddy_validate checks the window after growth");
+
+	int local = 0;
+	static int data;
+	ok(window_in_map(NULL) && window_in_map(&local) && window_in_map(&data) &&
+	   window_in_map(window_alias(win[1])) && window_in_map((void *)~(uintptr_t)0),
+	   "any other address (NULL, stack, data, past the zone, all ones) lands in the window");
+	slabmalloc_kfree(NULL);
+	ok(1, "kfree(NULL) through the window is a no-op");
+	expect_death(free_alias, win[1], "kfree(): invalid pointer",
+	             "a pointer that aliases a live object's descriptor is stopped");
+
+	for (int i = 0; i < WIN_N; i++)
+		slabmalloc_kfree(win[i]);
+	slabmalloc_kfree(big);
+	ok(buddy_validate(), "and the heap is consistent after freeing it all");
+}
+
+/* ---- the per-thread large cache's byte limit ---- */
+
+static size_t cached_large(void)
+{
+	struct kmalloc_totals t;
+	kmalloc_totals(&t);
+	return t.cached_large_bytes;
+}
+
+static void test_lcache_limit(void)
+{
+	enum { N = 60 };
+	void *b[N];
+	size_t base = cached_large();
+	for (int i = 0; i < N; i++)
+		b[i] = slabmalloc_kmalloc(100000, GFP_KERNEL);
+	size_t mid = cached_large();
+	for (int i = 0; i < 3; i++)
+		slabmalloc_kfree(b[i]);
+	size_t three = cached_large();
+	ok(three == mid + 3 * 25 * SM_PAGE_SIZE,
+	   "freed large blocks are counted in the thread's cache (%zu -> %zu bytes)", mid, three);
+	for (int i = 3; i < N; i++)
+		slabmalloc_kfree(b[i]);
+	size_t all = cached_large();
+	ok(all <= (4u << 20) && all > (4u << 20) - 25 * SM_PAGE_SIZE,
+	   "the cache stops at 4 MiB (%zu bytes held, %zu before)", all, base);
+	void *again = slabmalloc_kmalloc(100000, GFP_KERNEL);
+	ok(cached_large() == all - 25 * SM_PAGE_SIZE, "taking a block gives its room back");
+	slabmalloc_kfree(again);
+	ok(buddy_validate(), "buddy_validate after filling the large cache");
 }
 
 int main(void)
@@ -163,6 +263,9 @@ int main(void)
 	             "a double free that finds the magazine full is stopped");
 	expect_death(full_interior, NULL, "kfree(): invalid pointer",
 	             "an interior pointer that finds the magazine full is stopped");
+
+	test_window();
+	test_lcache_limit();
 
 	/* krealloc keeps small blocks in place when they still fit */
 	char *k = slabmalloc_kmalloc(100, GFP_KERNEL);
