@@ -148,7 +148,7 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 		    likely(*w != KMALLOC_TAG(p))) {
 			*w = KMALLOC_TAG(p);
 			*top = (void *)p;
-			cc_top_inc(cc);
+			cc->cc_top = top + 1;        /* see cc_top_dec */
 			return;
 		}
 	}
