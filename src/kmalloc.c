@@ -209,23 +209,67 @@ void kmalloc_thread_exit(void)
 
 /* ---- initialisation ---- */
 
+/* Create the cache of class @i, "kmalloc-N", or for @dma "dma-kmalloc-N"
+ * (slabs in ZONE_DMA); its name is left in @name. Power-of-two classes are
+ * aligned to their size up to a page, as the kernel's kmalloc promises. */
+static struct kmem_cache *kmalloc_class_create(unsigned int i, bool dma,
+                                               char name[SM_CACHE_NAME_MAX])
+{
+	uint32_t size = kmalloc_class_size[i];
+	size_t align = size < 16 ? 8 : 16;
+	if ((size & (size - 1)) == 0)
+		align = size < SM_PAGE_SIZE ? size : SM_PAGE_SIZE;
+	size_t n = 0, d = 1;
+	if (dma) {
+		memcpy(name, "dma-", 4);
+		n = 4;
+	}
+	memcpy(name + n, "kmalloc-", 8);
+	n += 8;
+	while (d * 10 <= size)
+		d *= 10;
+	for (; d; d /= 10)
+		name[n++] = (char)('0' + size / d % 10);
+	name[n] = 0;
+	return slab_cache_create(name, size, align,
+	                         SLAB_KMALLOC | (dma ? SLAB_CACHE_DMA : 0), NULL, NULL);
+}
+
+/* The dma-kmalloc-N caches, made on first use (a race loses nothing: the
+ * loser destroys its empty cache). NULL when it cannot be made. */
+static struct kmem_cache *kmalloc_dma_caches[KMALLOC_NR_CLASSES];
+
+static SM_NOINLINE struct kmem_cache *kmalloc_dma_cache(unsigned int i, gfp_t gfp)
+{
+	struct kmem_cache *c = __atomic_load_n(&kmalloc_dma_caches[i], __ATOMIC_ACQUIRE);
+	if (c || !(gfp & __GFP_WAIT))
+		return c;
+	char name[SM_CACHE_NAME_MAX];
+	struct kmem_cache *mine = kmalloc_class_create(i, true, name);
+	if (!mine)
+		return NULL;
+	if (__atomic_compare_exchange_n(&kmalloc_dma_caches[i], &c, mine, false,
+	                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return mine;
+	slabmalloc_kmem_cache_destroy(mine);
+	return c;
+}
+
+/* The cache that serves @size bytes (a slab size) with @gfp. */
+static inline struct kmem_cache *kmalloc_cache(size_t size, gfp_t gfp)
+{
+	unsigned int i = kmalloc_class(size);
+	if (likely(!(gfp & __GFP_DMA)))
+		return kmalloc_caches[i];
+	return kmalloc_dma_cache(i, gfp);
+}
+
 void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
 	kmalloc_tag_secret = os_random() | 1;     /* never 0, what malloc leaves */
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
-		uint32_t size = kmalloc_class_size[i];
-		size_t align = size < 16 ? 8 : 16;
-		if ((size & (size - 1)) == 0)
-			align = size < SM_PAGE_SIZE ? size : SM_PAGE_SIZE;
-		memcpy(name, "kmalloc-", 8);
-		size_t n = 8, d = 1;
-		while (d * 10 <= size)
-			d *= 10;
-		for (; d; d /= 10)
-			name[n++] = (char)('0' + size / d % 10);
-		name[n] = 0;
-		struct kmem_cache *c = slab_cache_create(name, size, align, SLAB_KMALLOC, NULL, NULL);
+		struct kmem_cache *c = kmalloc_class_create(i, false, name);
 		if (!c || c->id != KMALLOC_ID0 + i)
 			sm_fatal("slabmalloc: cannot create cache %s (id %u)", name,
 			         c ? c->id : 0u);
@@ -252,7 +296,7 @@ void kmalloc_init(void)
 static void *kmalloc_large(size_t size, gfp_t gfp)
 {
 	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
-	void *p = lcache_take(npages);
+	void *p = (gfp & __GFP_DMA) ? NULL : lcache_take(npages);   /* Normal blocks */
 	if (p) {
 		if (gfp & __GFP_ZERO)
 			buddy_zero_pages(p, npages, gfp);
@@ -277,7 +321,9 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 {
 	void *p;
 	if (size <= KMALLOC_MAX_CACHE_SIZE) {
-		struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
+		struct kmem_cache *c = kmalloc_cache(size, gfp);
+		if (!c)
+			return NULL;
 		p = mag_alloc(c, gfp);
 		if (p) {
 			*(uintptr_t *)p = 0;
@@ -298,7 +344,9 @@ static SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
  * retry policy is kmalloc_slower's, if that fails. */
 static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
 {
-	struct kmem_cache *c = kmalloc_caches[kmalloc_class(size)];
+	struct kmem_cache *c = kmalloc_cache(size, gfp);
+	if (unlikely(!c))
+		return kmalloc_slower(size, gfp);
 	void *p = mag_alloc_slow(c, gfp);
 	if (likely(p != NULL)) {
 		*(uintptr_t *)p = 0;
@@ -367,6 +415,16 @@ static void *kmalloc_slower(size_t size, gfp_t gfp)
 			sm_warn("kmalloc: size %zu too large", size);
 		goto fail;
 	}
+	if (unlikely((gfp & __GFP_DMA) && size > KMALLOC_MAX_PAGES_SIZE)) {
+		/* Above the largest buddy block memory is mapped anywhere. */
+		if (gfp & __GFP_NOFAIL)
+			sm_fatal("kmalloc(): __GFP_NOFAIL|__GFP_DMA request of %zu bytes "
+			         "can never be met (above %zu bytes)", size,
+			         (size_t)KMALLOC_MAX_PAGES_SIZE);
+		if (!(gfp & __GFP_NOWARN))
+			sm_warn("kmalloc: __GFP_DMA request of %zu bytes can never be met", size);
+		goto fail;
+	}
 	unsigned int attempt = 0;
 	for (;;) {
 		void *p = kmalloc_try(size, gfp);
@@ -398,8 +456,9 @@ void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp)
 	}
 	sm_ensure_init();
 	if (need > KMALLOC_MAX_PAGES_SIZE) {
-		if (!(gfp & __GFP_WAIT))
-			return NULL;     /* never map new memory without blocking */
+		if (!(gfp & __GFP_WAIT) || (gfp & __GFP_DMA))
+			return NULL;     /* never map new memory without blocking;
+			                  * a mapping is not below 4 GiB */
 		return vmap_alloc_aligned(size, align);
 	}
 	unsigned int attempt = 0;
@@ -645,9 +704,13 @@ int kmalloc_trim(void)
 {
 	size_t before = os_rss_bytes();
 	lcache_flush();
-	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++)
+	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		if (kmalloc_caches[i])
 			mag_flush_own(kmalloc_caches[i]);
+		struct kmem_cache *d = __atomic_load_n(&kmalloc_dma_caches[i], __ATOMIC_ACQUIRE);
+		if (d)
+			mag_flush_own(d);
+	}
 	size_t freed = sm_reclaim_hook ? sm_reclaim_hook(true) : 0;
 	freed += buddy_purge(true);
 	freed += vmap_cache_purge(true);
@@ -679,7 +742,7 @@ void kmalloc_totals(struct kmalloc_totals *t)
  */
 SM_EXPORT void *slabmalloc_kmalloc(size_t size, gfp_t flags)
 {
-	if (likely(!(flags & __GFP_ZERO))) {
+	if (likely(!(flags & (__GFP_ZERO | __GFP_DMA)))) {
 		void *p = kmalloc_fast(size);
 		if (likely(p != NULL))
 			return p;

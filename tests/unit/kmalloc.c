@@ -145,6 +145,72 @@ static void test_lcache_limit(void)
 	ok(buddy_validate(), "buddy_validate after filling the large cache");
 }
 
+/* ---- __GFP_DMA: dma-kmalloc-N caches and DMA pages ---- */
+
+static int below_4g(const void *p)
+{
+	return p && (uintptr_t)p + 1 <= ((uintptr_t)1 << 32);
+}
+
+static void test_dma(void)
+{
+	if (!sm_zones[ZONE_DMA].zone_span) {
+		ok(slabmalloc_kmalloc(64, GFP_KERNEL | GFP_DMA | __GFP_NOWARN) == NULL,
+		   "no DMA zone here: kmalloc(GFP_DMA) fails cleanly");
+		return;
+	}
+	enum { N = 200 };
+	void *p[N];
+	int low = 1, named = 1;
+	for (int i = 0; i < N; i++) {
+		size_t s = (size_t)(i * 37 % 5000) + 1;
+		p[i] = slabmalloc_kmalloc(s, GFP_KERNEL | GFP_DMA);
+		if (!p[i]) {
+			low = named = 0;
+			continue;
+		}
+		struct page *pg = sm_virt_to_page(p[i]);
+		low &= below_4g(p[i]) && slabmalloc_ksize(p[i]) >= s;
+		named &= pg && pg->slab_cache && strncmp(pg->slab_cache->name, "dma-kmalloc-", 12) == 0;
+		memset(p[i], 0xa5, s);
+	}
+	ok(low, "kmalloc(GFP_DMA) of slab sizes returns memory below 4 GiB");
+	ok(named, "from the dma-kmalloc-N caches");
+	for (int i = 0; i < N; i++)
+		slabmalloc_kfree(p[i]);
+	void *at = slabmalloc_kmalloc(100, GFP_ATOMIC | GFP_DMA);
+	ok(below_4g(at), "GFP_ATOMIC|GFP_DMA is served once the class's cache exists");
+	slabmalloc_kfree(at);
+	unsigned char *z = slabmalloc_kzalloc(3000, GFP_KERNEL | GFP_DMA);
+	int zero = below_4g(z);
+	for (int i = 0; zero && i < 3000; i++)
+		zero = z[i] == 0;
+	ok(zero, "kzalloc(GFP_DMA) is zeroed and below 4 GiB");
+	slabmalloc_kfree(z);
+	void *l = slabmalloc_kmalloc(200000, GFP_KERNEL | GFP_DMA);
+	ok(below_4g(l) && slabmalloc_ksize(l) >= 200000, "a large kmalloc(GFP_DMA) is below 4 GiB");
+	slabmalloc_kfree(l);
+	kmalloc_trim();                             /* room in the thread's cache */
+	void *nl = slabmalloc_kmalloc(200000, GFP_KERNEL);
+	slabmalloc_kfree(nl);                       /* cached by the thread */
+	void *l2 = slabmalloc_kmalloc(200000, GFP_KERNEL | GFP_DMA);
+	ok(below_4g(l2) && l2 != nl && (sm_virt_to_page(nl)->flags & PG_lcached),
+	   "and so is the next one: the thread's cached Normal block is skipped");
+	slabmalloc_kfree(l2);
+	ok(slabmalloc_kmalloc((size_t)8 << 20, GFP_KERNEL | GFP_DMA | __GFP_NOWARN) == NULL,
+	   "above the largest buddy block GFP_DMA cannot be met: NULL");
+	void *a = slabmalloc_kmalloc(64, GFP_KERNEL | GFP_DMA);
+	slabmalloc_kfree(a);
+	ok(slabmalloc_kmalloc(64, GFP_KERNEL | GFP_DMA) == a, "a freed DMA object is reused by the next DMA request");
+	slabmalloc_kfree(a);
+	void *n = slabmalloc_kmalloc(64, GFP_KERNEL);
+	ok(n != a && strncmp(sm_virt_to_page(n)->slab_cache->name, "kmalloc-", 8) == 0,
+	   "and never handed to a GFP_KERNEL request");
+	slabmalloc_kfree(n);
+	ok(buddy_validate() && slab_validate(sm_virt_to_page(a)->slab_cache),
+	   "validators after DMA kmalloc");
+}
+
 int main(void)
 {
 	sm_ensure_init();
@@ -266,6 +332,7 @@ int main(void)
 
 	test_window();
 	test_lcache_limit();
+	test_dma();
 
 	/* krealloc keeps small blocks in place when they still fit */
 	char *k = slabmalloc_kmalloc(100, GFP_KERNEL);
