@@ -9,9 +9,9 @@
  *  1. Zones. ZONE_NORMAL reserves one large range of address space at init
  *     (64 GiB, or less when the system refuses: 16, 4, 1 GiB, 256, 64 MiB),
  *     aligned to its own size (for the window, 2.). ZONE_DMA reserves
- *     256 MiB (or 64,
- *     16 MiB) below 4 GiB, for __GFP_DMA; when no low range can be had the
- *     zone stays empty and __GFP_DMA requests fail with NULL. Reservations
+ *     256 MiB (or 64, 16 MiB) below 4 GiB, aligned to a section (4 MiB),
+ *     for __GFP_DMA; when no low range can be had the zone stays empty and
+ *     __GFP_DMA requests fail with NULL. Reservations
  *     are MAP_NORESERVE read-write mappings (os_reserve): nothing is
  *     committed until touched. A zone grows by one section at a time
  *     (zone_limit, published with a release store after the section's
@@ -1443,13 +1443,6 @@ static bool pcp_validate(void)
 	return ok;
 }
 
-/**
- * buddy_validate - check every invariant of the page allocator.
- *
- * Both zones (locked in order) and the calling thread's page lists.
- * CONTEXT: may block; debug and test use (cost linear in free memory).
- * RETURNS: true when all hold; otherwise prints each violation on stderr.
- */
 /* The window (theory 2): published map and mask agree with window_pages,
  * which covers the grown part of ZONE_NORMAL, whose base it divides; the
  * descriptors past the grown part are blank but for the "none" key. */
@@ -1482,6 +1475,13 @@ static bool window_validate(void)
 	return ok;
 }
 
+/**
+ * buddy_validate - check every invariant of the page allocator.
+ *
+ * Both zones (locked in order) and the calling thread's page lists.
+ * CONTEXT: may block; debug and test use (cost linear in free memory).
+ * RETURNS: true when all hold; otherwise prints each violation on stderr.
+ */
 bool buddy_validate(void)
 {
 	bool ok = true;
