@@ -568,8 +568,9 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 static SM_NOINLINE void kfree_classified(const void *p, const char *caller);
 
 /* The large-block fast path, kept apart from kfree_classified so that it
- * saves no registers; everything else goes there. @pg is the descriptor of
- * @p, in ZONE_NORMAL. */
+ * saves no registers; everything else goes there. @pg is the window's
+ * descriptor for @p (sm_page_window): @p's own when @p is in ZONE_NORMAL's
+ * grown part, which is checked first. */
 void kfree_page(const void *p, const char *caller, struct page *pg)
 {
 	/* In the grown part of ZONE_NORMAL the window's descriptor is the
@@ -590,7 +591,7 @@ void kfree_page(const void *p, const char *caller, struct page *pg)
 	} else if (pg->slab_key != buddy_slab_key_none) {
 		/* An object of a kmalloc slab whose magazine is full: checked
 		 * as on the fast path, then to the magazine layer's slow path. */
-		if (kmalloc_free_tag(pg->slab_cache, pg, p)) {
+		if (kmalloc_free_tag(slab_is_obj_start(pg->slab_cache, pg, p), p)) {
 			mag_free_slow(pg->slab_cache, (void *)p);
 			return;
 		}
@@ -600,12 +601,7 @@ void kfree_page(const void *p, const char *caller, struct page *pg)
 
 void kfree_slow(const void *p, const char *caller)
 {
-	struct page *pg = sm_normal_page(p);
-	if (pg) {
-		kfree_page(p, caller, pg);
-		return;
-	}
-	kfree_classified(p, caller);
+	kfree_page(p, caller, sm_page_window(p));
 }
 
 static void kfree_classified(const void *p, const char *caller)

@@ -113,13 +113,13 @@ SM_INLINE void *kmalloc_fast(size_t size)
 	return NULL;
 }
 
-/* The checks of a free of @p, an address in kmalloc slab page @pg of @c:
- * false unless @p starts an object and carries no free tag; if so, tags it. */
-SM_INLINE bool kmalloc_free_tag(const struct kmem_cache *c, const struct page *pg,
-                                const void *p)
+/* The checks of a free of @p, an address of a kmalloc slab page, once the
+ * object-start proof is made (@obj_start): false unless it holds and @p
+ * carries no free tag; if so, tags it. Nothing is read from @p before. */
+SM_INLINE bool kmalloc_free_tag(bool obj_start, const void *p)
 {
 	uintptr_t *w = (uintptr_t *)p;
-	if (likely(slab_is_obj_start(c, pg, p)) && likely(*w != KMALLOC_TAG(p))) {
+	if (likely(obj_start) && likely(*w != KMALLOC_TAG(p))) {
 		*w = KMALLOC_TAG(p);
 		return true;
 	}
@@ -142,11 +142,9 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key, __ATOMIC_ACQUIRE));
 	void **top = cc->cc_top;
 	if (likely(top != cc->cc_hi)) {
-		uintptr_t *w = (uintptr_t *)p;
-		if (likely(slab_index((uintptr_t)p - pg->slab_base, cc->cc_div_inv,
-		                      cc->cc_div_shift) <= cc->cc_div_limit) &&
-		    likely(*w != KMALLOC_TAG(p))) {
-			*w = KMALLOC_TAG(p);
+		if (likely(kmalloc_free_tag(slab_index((uintptr_t)p - pg->slab_base,
+		                                       cc->cc_div_inv, cc->cc_div_shift) <=
+		                            cc->cc_div_limit, p))) {
 			*top = (void *)p;
 			cc->cc_top = top + 1;        /* see cc_top_dec */
 			return;

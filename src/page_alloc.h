@@ -138,16 +138,6 @@ SM_INLINE struct page *sm_virt_to_page(const void *addr)
 	return NULL;
 }
 
-/* Descriptor of @addr if it is in the grown part of ZONE_NORMAL, else NULL. */
-SM_INLINE struct page *sm_normal_page(const void *addr)
-{
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = (uintptr_t)addr - z->zone_base;
-	if (off < SM_READ_ONCE(z->zone_limit))
-		return &z->zone_mem_map[off >> SM_PAGE_SHIFT];
-	return NULL;
-}
-
 /*
  * sm_page_window - the free fast paths' descriptor lookup: a shift, an AND
  * and an add, no compare (buddy.c, theory 2).
@@ -160,9 +150,10 @@ SM_INLINE struct page *sm_normal_page(const void *addr)
  * caller may read the descriptor's slab_key and slab_base but must prove
  * @addr is an object start of that page (slab_obj_index: with slab_base in
  * the zone, or SM_SLAB_BASE_NONE, an address outside the page's slab never
- * passes) before it writes anything, and its slow path must check the zone
- * (sm_normal_page). Before the slab layer's init the window is one
- * descriptor, slab_page_none, whose slab_key names the always-full slot.
+ * passes) before it writes anything, and its slow path must check that
+ * @addr is in the grown part of ZONE_NORMAL (kfree_page). Before the slab
+ * layer's init the window is one descriptor, slab_page_none, whose slab_key
+ * names the always-full slot.
  */
 extern struct page *sm_window_map;
 extern uintptr_t sm_window_mask;         /* (window pages - 1) << 6 */
