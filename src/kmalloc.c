@@ -317,6 +317,16 @@ static void *kmalloc_huge(size_t size, gfp_t gfp)
 	return vmap_alloc_cached(size, (gfp & __GFP_ZERO) != 0);
 }
 
+/* An object @p of kmalloc cache @c leaving the allocator: the free tag
+ * cleared, or the whole object for __GFP_ZERO. */
+static inline void kmalloc_obj_out(const struct kmem_cache *c, void *p, gfp_t gfp)
+{
+	if (gfp & __GFP_ZERO)
+		memset(p, 0, c->object_size);
+	else
+		*(uintptr_t *)p = 0;
+}
+
 static void *kmalloc_try(size_t size, gfp_t gfp)
 {
 	void *p;
@@ -325,11 +335,8 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 		if (!c)
 			return NULL;
 		p = mag_alloc(c, gfp);
-		if (p) {
-			*(uintptr_t *)p = 0;
-			if (gfp & __GFP_ZERO)
-				memset(p, 0, c->object_size);
-		}
+		if (p)
+			kmalloc_obj_out(c, p, gfp);
 		return p;
 	}
 	if (size <= KMALLOC_MAX_PAGES_SIZE)
@@ -349,9 +356,7 @@ static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
 		return kmalloc_slower(size, gfp);
 	void *p = mag_alloc_slow(c, gfp);
 	if (likely(p != NULL)) {
-		*(uintptr_t *)p = 0;
-		if (gfp & __GFP_ZERO)
-			memset(p, 0, c->object_size);
+		kmalloc_obj_out(c, p, gfp);
 		return p;
 	}
 	return kmalloc_slower(size, gfp);
