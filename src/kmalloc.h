@@ -127,29 +127,47 @@ SM_INLINE bool kmalloc_free_tag(bool obj_start, const void *p)
 }
 
 /*
+ * kfree_fast_try - the work of kfree_fast for @p and its window descriptor
+ * @pg: find the slot named by @pg's slab_key (the always-full SM_TC_NONE
+ * slot for any page that is not of a kmalloc slab); prove @p an object start
+ * with the slot's constants against @pg's slab_base, which also rejects an
+ * alias (a pointer that is not in the page); check and set the free tag;
+ * push onto the loaded magazine. A @min_size other than 0 also requires the
+ * object's class to hold that many bytes (a constant 0 costs nothing).
+ * RETURNS: true when @p was freed; false, with nothing done, for anything
+ * unusual (not a kmalloc slab object start, tagged, too small, magazine
+ * full), which the caller takes to its slow path.
+ */
+SM_INLINE bool kfree_fast_try(const void *p, const struct page *pg, size_t min_size)
+{
+	cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key, __ATOMIC_ACQUIRE));
+	void **top = cc->cc_top;
+	if (likely(top != cc->cc_hi)) {
+		bool start = slab_index((uintptr_t)p - pg->slab_base,
+		                        cc->cc_div_inv, cc->cc_div_shift) <= cc->cc_div_limit;
+		/* Once proven, @pg is @p's own descriptor, of a kmalloc slab
+		 * (whose caches are never destroyed). */
+		if (min_size && start)
+			start = pg->slab_cache->object_size >= min_size;
+		if (likely(kmalloc_free_tag(start, p))) {
+			*top = (void *)p;
+			cc->cc_top = top + 1;        /* see cc_top_dec */
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * kfree_fast - the fast path of free: pointer -> descriptor through the
- * window (page_alloc.h), whose slab_key names the slot of its kmalloc class
- * (the always-full SM_TC_NONE slot for any other page); the object-start
- * proof with the slot's constants against the descriptor's slab_base, which
- * also rejects an alias (a pointer that is not in the page); the free-tag
- * check; push onto the loaded magazine. Anything unusual (not a kmalloc slab
- * object, tag present, magazine full) goes to kfree_page, which checks the
- * zone, decides and reports.
+ * window (page_alloc.h), then kfree_fast_try. Anything unusual goes to
+ * kfree_page, which checks the zone, decides and reports.
  */
 SM_INLINE void kfree_fast(const void *p, const char *caller)
 {
 	struct page *pg = sm_page_window(p);
-	cpu_cache_fast_t *cc = sm_slot_by_key(__atomic_load_n(&pg->slab_key, __ATOMIC_ACQUIRE));
-	void **top = cc->cc_top;
-	if (likely(top != cc->cc_hi)) {
-		if (likely(kmalloc_free_tag(slab_index((uintptr_t)p - pg->slab_base,
-		                                       cc->cc_div_inv, cc->cc_div_shift) <=
-		                            cc->cc_div_limit, p))) {
-			*top = (void *)p;
-			cc->cc_top = top + 1;        /* see cc_top_dec */
-			return;
-		}
-	}
+	if (likely(kfree_fast_try(p, pg, 0)))
+		return;
 	kfree_page(p, caller, pg);
 }
 

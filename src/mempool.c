@@ -38,6 +38,12 @@
  * short: a free that races with an allocation may hand the element to the
  * allocator instead of the reserve, which is harmless because the reserve
  * is refilled by later frees (the kernel's argument, mm/mempool.c).
+ * The kmalloc and slab helper pools go one step further: their first
+ * attempt is the cache's own fast path inlined (a pop from the thread's
+ * loaded magazine), and a free while the reserve is full pushes the element
+ * straight onto the magazine, after the same checks check_element() and the
+ * cache's free would make (class size or cache, object start, free tag).
+ * So a pool of kmalloc or slab objects costs about what the cache does.
  *
  * Slow path: reserve (under the lock), then one more pool_alloc() with the
  * caller's full flags, then, if the flags allow blocking (__GFP_WAIT, or
@@ -52,6 +58,7 @@
  * the parent releases them; the child re-initialises them and forgets the
  * waiters (those threads do not exist in the child).
  */
+#include "kmalloc.h"
 #include "slab_internal.h"
 
 #include <errno.h>
@@ -102,7 +109,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void pool_check(const struct mempool_s *pool, const char *fn)
+static inline void pool_check(const struct mempool_s *pool, const char *fn)
 {
 	if (unlikely(!pool))
 		sm_fatal("%s(): NULL pool", fn);
@@ -195,8 +202,20 @@ static void check_element(const struct mempool_s *pool, void *element)
 		break;
 	}
 	case MEMPOOL_KMALLOC: {
-		if ((sm_virt_to_page(element) || vmap_size(element)) &&
-		    slabmalloc_ksize(element) >= (size_t)pool->pool_data)
+		size_t size = (size_t)pool->pool_data;
+		const struct page *pg = sm_virt_to_page(element);
+		const struct kmem_cache *c = pg ? pg->slab_cache : NULL;
+		/* A slab object, checked without ksize()'s full
+		 * classification; one that is free already (tagged) is left
+		 * to ksize(), which reports the double free. */
+		if (c) {
+			if (!(c->flags & SLAB_KMALLOC) || c->object_size < size ||
+			    !slab_is_obj_start(c, pg, element))
+				break;
+			if (likely(*(const uintptr_t *)element != KMALLOC_TAG(element)))
+				return;
+		}
+		if ((pg || vmap_size(element)) && slabmalloc_ksize(element) >= size)
 			return;
 		break;
 	}
@@ -498,24 +517,10 @@ SM_EXPORT int slabmalloc_mempool_resize(mempool_t *pool, int new_min_nr)
 
 /* ---- allocation and free ---- */
 
-/**
- * slabmalloc_mempool_alloc - allocate an element
- * @pool:     the pool
- * @gfp_mask: GFP flags
- *
- * Tries alloc_fn (with __GFP_NORETRY|__GFP_NOWARN, and without __GFP_WAIT
- * and __GFP_IO the first time), then the reserve, then alloc_fn with the
- * caller's flags; then, if @gfp_mask allows blocking (__GFP_WAIT or
- * __GFP_NOFAIL), waits for mempool_free() to refill the reserve and tries
- * again, so with GFP_KERNEL it never returns NULL. __GFP_ZERO is honoured
- * for the helper pools (whose element size is known) and ignored, with one
- * warning, for pools of user functions.
- * CONTEXT: GFP_ATOMIC never blocks (the pool lock is only try-locked).
- * RETURNS: an element, or NULL (only without __GFP_WAIT/__GFP_NOFAIL).
- */
-SM_EXPORT void *slabmalloc_mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
+/* mempool_alloc() after pool_check, whole: alloc_fn, the reserve, alloc_fn
+ * with the full flags, waiting. */
+static SM_NOINLINE void *mempool_alloc_slow(struct mempool_s *pool, gfp_t gfp_mask)
 {
-	pool_check(pool, "mempool_alloc");
 	bool zero = (gfp_mask & __GFP_ZERO) != 0;
 	bool may_block = (gfp_mask & (__GFP_WAIT | __GFP_NOFAIL)) != 0;
 	bool woken = false;
@@ -573,6 +578,48 @@ SM_EXPORT void *slabmalloc_mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
 	}
 }
 
+/* mag_alloc_or's slow path for a fast path that only pops. */
+static inline void *pop_only(struct kmem_cache *c, gfp_t gfp)
+{
+	(void)c, (void)gfp;
+	return NULL;
+}
+
+/**
+ * slabmalloc_mempool_alloc - allocate an element
+ * @pool:     the pool
+ * @gfp_mask: GFP flags
+ *
+ * Tries alloc_fn (with __GFP_NORETRY|__GFP_NOWARN, and without __GFP_WAIT
+ * and __GFP_IO the first time; for the kmalloc and slab helper pools that
+ * first try is a pop from the thread's magazine, inline), then the reserve, then alloc_fn with the
+ * caller's flags; then, if @gfp_mask allows blocking (__GFP_WAIT or
+ * __GFP_NOFAIL), waits for mempool_free() to refill the reserve and tries
+ * again, so with GFP_KERNEL it never returns NULL. __GFP_ZERO is honoured
+ * for the helper pools (whose element size is known) and ignored, with one
+ * warning, for pools of user functions.
+ * CONTEXT: GFP_ATOMIC never blocks (the pool lock is only try-locked).
+ * RETURNS: an element, or NULL (only without __GFP_WAIT/__GFP_NOFAIL).
+ */
+SM_EXPORT void *slabmalloc_mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
+{
+	pool_check(pool, "mempool_alloc");
+	/* Fast path: the helper pools pop straight from their cache's loaded
+	 * magazine (kmalloc's and kmem_cache_alloc's own fast paths, which
+	 * never block and let injected faults through to the slow path);
+	 * everything else, and an empty magazine, takes the slow path. */
+	if (likely(!(gfp_mask & (__GFP_ZERO | __GFP_NOFAIL | __GFP_DMA)))) {
+		void *element = NULL;
+		if (pool->pool_kind == MEMPOOL_KMALLOC)
+			element = kmalloc_fast((size_t)pool->pool_data);
+		else if (pool->pool_kind == MEMPOOL_SLAB)
+			element = mag_alloc_or(pool->pool_data, gfp_mask, pop_only);
+		if (likely(element != NULL))
+			return element;
+	}
+	return mempool_alloc_slow(pool, gfp_mask);
+}
+
 /**
  * slabmalloc_mempool_free - give an element back to the pool
  * @element: an element from mempool_alloc() on @pool, or NULL (no-op)
@@ -584,9 +631,9 @@ SM_EXPORT void *slabmalloc_mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
  * stops the program, as does an element already in the reserve.
  * CONTEXT: blocks only on the pool lock (held briefly) and in free_fn.
  */
-SM_EXPORT void slabmalloc_mempool_free(void *element, mempool_t *pool)
+/* mempool_free() after pool_check: everything but the fast path. */
+static SM_NOINLINE void mempool_free_slow(void *element, struct mempool_s *pool)
 {
-	pool_check(pool, "mempool_free");
 	if (unlikely(element == NULL))
 		return;
 	check_element(pool, element);
@@ -607,6 +654,31 @@ SM_EXPORT void slabmalloc_mempool_free(void *element, mempool_t *pool)
 		pool_unlock(pool);
 	}
 	pool->pool_free(element, pool->pool_data);
+}
+
+SM_EXPORT void slabmalloc_mempool_free(void *element, mempool_t *pool)
+{
+	pool_check(pool, "mempool_free");
+	/* Fast path, while the reserve is full (nearly always): an element of
+	 * a kmalloc or slab pool goes straight onto its cache's magazine,
+	 * with the checks of check_element and of the cache's own free (the
+	 * same fast paths: kfree_fast_try, kmem_cache_free's). Anything else,
+	 * NULL included, takes the slow path. */
+	if (likely(SM_READ_ONCE(pool->pool_curr_nr) >= SM_READ_ONCE(pool->pool_min_nr))) {
+		if (pool->pool_kind == MEMPOOL_KMALLOC) {
+			if (likely(kfree_fast_try(element, sm_page_window(element),
+			                          (size_t)pool->pool_data)))
+				return;
+		} else if (pool->pool_kind == MEMPOOL_SLAB) {
+			struct kmem_cache *c = pool->pool_data;
+			const struct page *pg = sm_page_window(element);
+			if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, element))) {
+				mag_free(c, element);
+				return;
+			}
+		}
+	}
+	mempool_free_slow(element, pool);
 }
 
 /* ---- the helpers' element functions ---- */

@@ -59,6 +59,31 @@ static void die_kmalloc_small(void *arg)
 	mempool_free(kmalloc(16, GFP_KERNEL), pool);
 }
 
+/* A double free while the reserve is full: the fast path's free tag. */
+static void die_kmalloc_twice_full(void *arg)
+{
+	(void)arg;
+	mempool_t *pool = mempool_create_kmalloc_pool(2, 100);
+	void *e = mempool_alloc(pool, GFP_KERNEL);
+	mempool_free(e, pool);
+	mempool_free(e, pool);
+}
+
+/* A double free while the reserve is short: the element would enter the
+ * reserve although it is free in a magazine already. */
+static void die_kmalloc_twice_short(void *arg)
+{
+	(void)arg;
+	mempool_t *pool = mempool_create_kmalloc_pool(2, 100);
+	void *e = mempool_alloc(pool, GFP_KERNEL);
+	mempool_free(e, pool);                  /* reserve full: to kfree */
+	inject(FAULT_SLAB, "min_size=100");
+	(void)mempool_alloc(pool, GFP_KERNEL);  /* the two reserved ones */
+	(void)mempool_alloc(pool, GFP_KERNEL);
+	inject(FAULT_SLAB, "off");
+	mempool_free(e, pool);
+}
+
 static void die_page_order(void *arg)
 {
 	(void)arg;
@@ -147,6 +172,16 @@ int main(void)
 	inject(FAULT_SLAB, "off");
 	for (int i = 0; i < 3; i++)
 		mempool_free(r[i], kp);
+	void *big = kmalloc(2000, GFP_KERNEL);
+	mempool_free(big, kp);
+	ok(mempool_reserved(kp) == 3, "a larger kmalloc block is accepted (and freed)");
+	mempool_destroy(kp);
+	kp = mempool_create_kmalloc_pool(2, 100000);
+	k = mempool_alloc(kp, GFP_KERNEL);
+	ok(k && ksize(k) >= 100000, "a kmalloc pool of 100000-byte (page) elements");
+	memset(k, 2, 100000);
+	mempool_free(k, kp);
+	ok(mempool_reserved(kp) == 2, "its element goes back to kfree");
 	mempool_destroy(kp);
 	errno = 0;
 	ok(mempool_create_kmalloc_pool(2, 0) == NULL && errno == EINVAL,
@@ -186,6 +221,10 @@ int main(void)
 	             "LDD3-form slab pool: an object of another cache dies");
 	expect_death(die_kmalloc_small, NULL, "does not belong to this pool",
 	             "kmalloc pool: a smaller kmalloc block dies");
+	expect_death(die_kmalloc_twice_full, NULL, "double free detected",
+	             "kmalloc pool, reserve full: a double free dies");
+	expect_death(die_kmalloc_twice_short, NULL, "double free detected",
+	             "kmalloc pool, reserve short: a double free dies");
 	expect_death(die_page_order, NULL, "does not belong to this pool",
 	             "page pool: a block of another order dies");
 	expect_death(die_page_not_page, NULL, "does not belong to this pool",
