@@ -1511,6 +1511,51 @@ static SM_COLD void alloc_impossible(gfp_t gfp, size_t size, const char *what)
 		        size, gfp);
 }
 
+/*
+ * The fast paths of the public entry points: a pop from or a push onto the
+ * hot end of the calling thread's list, with everything else (refill,
+ * drain, __GFP_COLD/__GFP_ZERO/__GFP_DMA, fault injection, a thread that is
+ * not attached, bad input) left to the full paths, which also report.
+ */
+static inline struct pcp_list *pcp_fast(unsigned int order)
+{
+	if (likely(order <= SM_PCP_MAX_ORDER) &&
+	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
+	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
+		return &buddy_pcp[order];
+	return NULL;
+}
+
+static inline struct page *pcp_alloc_fast(gfp_t gfp, unsigned int order)
+{
+	if (unlikely(gfp & (__GFP_DMA | __GFP_COLD | __GFP_ZERO)) ||
+	    unlikely(SM_READ_ONCE(sm_fault_active)))
+		return NULL;
+	struct pcp_list *l = pcp_fast(order);
+	if (unlikely(!l) || unlikely(!l->pl_head))
+		return NULL;
+	struct page *pg = pcp_pop_head(l);
+	pg->flags = PG_head;            /* .order was kept */
+	return pg;
+}
+
+/* @pg is a descriptor of ZONE_NORMAL's grown part: freed when it heads an
+ * allocated page block of @order (not an upper layer's) and the list has
+ * room. */
+static inline bool pcp_free_fast(struct page *pg, unsigned int order)
+{
+	if (unlikely((pg->flags & (PG_head | PG_buddy | PG_pcp | PG_purge | PG_exact |
+	                           PG_lcached | PG_slab | PG_large)) != PG_head) ||
+	    unlikely(pg->order != order) || unlikely(pg->slab_cache != NULL))
+		return false;
+	struct pcp_list *l = pcp_fast(order);
+	if (unlikely(!l) || unlikely(l->pl_count >= pcp_high(order)))
+		return false;
+	pg->flags = PG_pcp | PG_dirty;
+	pcp_push_head(l, pg);
+	return true;
+}
+
 static inline bool zone_usable(gfp_t gfp)
 {
 	return sm_zones[(gfp & __GFP_DMA) ? ZONE_DMA : ZONE_NORMAL].zone_span != 0;
@@ -1545,6 +1590,9 @@ static struct page *alloc_pages_common(gfp_t gfp, unsigned int order, const char
  */
 SM_EXPORT struct page *slabmalloc_alloc_pages(gfp_t gfp_mask, unsigned int order)
 {
+	struct page *pg = pcp_alloc_fast(gfp_mask, order);
+	if (likely(pg))
+		return pg;
 	return alloc_pages_common(gfp_mask, order, "alloc_pages");
 }
 
@@ -1570,7 +1618,11 @@ SM_EXPORT struct page *slabmalloc_alloc_pages_node(int nid, gfp_t gfp_mask,
  */
 SM_EXPORT unsigned long slabmalloc___get_free_pages(gfp_t gfp_mask, unsigned int order)
 {
-	struct page *pg = alloc_pages_common(gfp_mask, order, "__get_free_pages");
+	struct page *pg = pcp_alloc_fast(gfp_mask, order);
+	if (likely(pg))
+		return (unsigned long)zone_page_addr(&sm_zones[ZONE_NORMAL],
+		                                     page_index(&sm_zones[ZONE_NORMAL], pg));
+	pg = alloc_pages_common(gfp_mask, order, "__get_free_pages");
 	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
 }
 
@@ -1603,6 +1655,15 @@ static void check_not_upper(struct page *pg, const char *caller)
 		         caller, sm_page_to_virt(pg));
 }
 
+/* free_pages() but its fast path. */
+static SM_NOINLINE void free_pages_slow(unsigned long addr, unsigned int order)
+{
+	sm_ensure_init();
+	struct page *pg = free_addr_to_page((const void *)addr, "free_pages");
+	check_not_upper(pg, "free_pages");
+	buddy_free_common(pg, order, "free_pages", false);
+}
+
 /**
  * slabmalloc_free_pages - free a block from __get_free_pages().
  * @addr: its address (0 is ignored)
@@ -1614,10 +1675,20 @@ SM_EXPORT void slabmalloc_free_pages(unsigned long addr, unsigned int order)
 {
 	if (!addr)
 		return;
-	sm_ensure_init();
-	struct page *pg = free_addr_to_page((const void *)addr, "free_pages");
-	check_not_upper(pg, "free_pages");
-	buddy_free_common(pg, order, "free_pages", false);
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = addr - z->zone_base;
+	if (likely(off < SM_READ_ONCE(z->zone_limit)) && likely(!(addr & (SM_PAGE_SIZE - 1))) &&
+	    likely(pcp_free_fast(&z->zone_mem_map[off >> SM_PAGE_SHIFT], order)))
+		return;
+	free_pages_slow(addr, order);
+}
+
+/* __free_pages() but its fast path. */
+static SM_NOINLINE void free_pages_desc_slow(struct page *page, unsigned int order)
+{
+	struct page *pg = checked_page(page, "__free_pages");
+	check_not_upper(pg, "__free_pages");
+	buddy_free_common(pg, order, "__free_pages", false);
 }
 
 /**
@@ -1629,9 +1700,12 @@ SM_EXPORT void slabmalloc_free_pages(unsigned long addr, unsigned int order)
  */
 SM_EXPORT void slabmalloc___free_pages(struct page *page, unsigned int order)
 {
-	struct page *pg = checked_page(page, "__free_pages");
-	check_not_upper(pg, "__free_pages");
-	buddy_free_common(pg, order, "__free_pages", false);
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	uintptr_t off = (uintptr_t)page - (uintptr_t)z->zone_mem_map;
+	if (likely(off < (SM_READ_ONCE(z->zone_limit) >> SM_PAGE_SHIFT) * sizeof(struct page)) &&
+	    likely(off % sizeof(struct page) == 0) && likely(pcp_free_fast(page, order)))
+		return;
+	free_pages_desc_slow(page, order);
 }
 
 /**

@@ -66,6 +66,13 @@ static void fp_exact(void *a)
 	free_pages((unsigned long)p, 2);
 }
 
+static void fp_kmalloc(void *a)
+{
+	(void)a;
+	void *p = kmalloc(64 * 1024, GFP_KERNEL);      /* a page-aligned large block */
+	free_pages((unsigned long)p, 4);
+}
+
 /* __free_pages and friends */
 static void fpg_foreign(void *a) { (void)a; __free_pages((struct page *)foreign, 0); }
 static void fpg_null(void *a) { (void)a; __free_pages(NULL, 0); }
@@ -87,6 +94,12 @@ static void fpg_interior(void *a)
 	(void)a;
 	struct page *pg = alloc_pages(GFP_KERNEL, 3);
 	__free_pages(pg + 1, 0);
+}
+static void fpg_misaligned(void *a)
+{
+	(void)a;
+	struct page *pg = alloc_pages(GFP_KERNEL, 0);
+	__free_pages((struct page *)((char *)pg + 8), 0);
 }
 static void hot_double(void *a)
 {
@@ -170,6 +183,8 @@ int main(void)
 	             "free_pages inside a free block");
 	expect_death(fp_exact, NULL, "free_pages(): invalid address 0x",
 	             "free_pages of an alloc_pages_exact range");
+	expect_death(fp_kmalloc, NULL, "free_pages(): invalid address 0x",
+	             "free_pages of a kmalloc block");
 	expect_death(fpg_foreign, NULL, "__free_pages(): invalid page 0x",
 	             "__free_pages of a pointer that is not a descriptor");
 	expect_death(fpg_null, NULL, "__free_pages(): invalid page",
@@ -180,6 +195,8 @@ int main(void)
 	             "__free_pages twice");
 	expect_death(fpg_interior, NULL, "__free_pages(): invalid address 0x",
 	             "__free_pages of a tail page");
+	expect_death(fpg_misaligned, NULL, "__free_pages(): invalid page 0x",
+	             "__free_pages of a pointer inside a descriptor");
 	expect_death(hot_double, NULL, "free_cold_page(): double free of 0x",
 	             "free_hot_page then free_cold_page of the same page");
 	expect_death(pa_foreign, NULL, "page_address(): invalid page 0x",
