@@ -719,14 +719,20 @@ static struct page *buddy_alloc_block(gfp_t gfp, unsigned int order, bool *dirty
  * caller that may block gives the pages back to the OS instead (they then
  * read as zeros and cost nothing until touched: jemalloc's choice for
  * recycled memory, and cheaper than a memset unless every page is written
- * at once); smaller ranges and non-blocking callers get a memset.
+ * at once); smaller ranges and non-blocking callers get a memset. The
+ * first page is always zeroed in place: programs nearly always touch the
+ * start of a block, and kmalloc's per-thread cache links a freed large
+ * block through its first word, so a purged first page would cost two
+ * page faults (a read of the zero page, then a copy on write) per calloc.
  */
 #define BUDDY_ZERO_PURGE_PAGES 16
 void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp)
 {
 	if (npages >= BUDDY_ZERO_PURGE_PAGES && (gfp & __GFP_WAIT) &&
-	    os_purge(addr, npages << SM_PAGE_SHIFT) == 0)
+	    os_purge((char *)addr + SM_PAGE_SIZE, (npages - 1) << SM_PAGE_SHIFT) == 0) {
+		memset(addr, 0, SM_PAGE_SIZE);
 		return;
+	}
 	memset(addr, 0, npages << SM_PAGE_SHIFT);
 }
 
