@@ -592,12 +592,12 @@ static inline void *pop_only(struct kmem_cache *c, gfp_t gfp)
  *
  * Tries alloc_fn (with __GFP_NORETRY|__GFP_NOWARN, and without __GFP_WAIT
  * and __GFP_IO the first time; for the kmalloc and slab helper pools that
- * first try is a pop from the thread's magazine, inline), then the reserve, then alloc_fn with the
- * caller's flags; then, if @gfp_mask allows blocking (__GFP_WAIT or
- * __GFP_NOFAIL), waits for mempool_free() to refill the reserve and tries
- * again, so with GFP_KERNEL it never returns NULL. __GFP_ZERO is honoured
- * for the helper pools (whose element size is known) and ignored, with one
- * warning, for pools of user functions.
+ * first try is a pop from the thread's magazine, inline), then the
+ * reserve, then alloc_fn with the caller's flags; then, if @gfp_mask
+ * allows blocking (__GFP_WAIT or __GFP_NOFAIL), waits for mempool_free() to
+ * refill the reserve and tries again, so with GFP_KERNEL it never returns
+ * NULL. __GFP_ZERO is honoured for the helper pools (whose element size is
+ * known) and ignored, with one warning, for pools of user functions.
  * CONTEXT: GFP_ATOMIC never blocks (the pool lock is only try-locked).
  * RETURNS: an element, or NULL (only without __GFP_WAIT/__GFP_NOFAIL).
  */
@@ -620,17 +620,6 @@ SM_EXPORT void *slabmalloc_mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
 	return mempool_alloc_slow(pool, gfp_mask);
 }
 
-/**
- * slabmalloc_mempool_free - give an element back to the pool
- * @element: an element from mempool_alloc() on @pool, or NULL (no-op)
- * @pool:    the pool
- *
- * Refills the reserve when it is below min_nr (and wakes one waiting
- * allocator), otherwise frees the element with free_fn. For the helper
- * pools an element that does not come from the pool's cache, size or order
- * stops the program, as does an element already in the reserve.
- * CONTEXT: blocks only on the pool lock (held briefly) and in free_fn.
- */
 /* mempool_free() after pool_check: everything but the fast path. */
 static SM_NOINLINE void mempool_free_slow(void *element, struct mempool_s *pool)
 {
@@ -656,6 +645,18 @@ static SM_NOINLINE void mempool_free_slow(void *element, struct mempool_s *pool)
 	pool->pool_free(element, pool->pool_data);
 }
 
+/**
+ * slabmalloc_mempool_free - give an element back to the pool
+ * @element: an element from mempool_alloc() on @pool, or NULL (no-op)
+ * @pool:    the pool
+ *
+ * Refills the reserve when it is below min_nr (and wakes one waiting
+ * allocator), otherwise frees the element with free_fn (for the kmalloc
+ * and slab helper pools, inline: a push onto the thread's magazine after
+ * the same checks). For the helper pools an element that does not come from the pool's cache, size or order
+ * stops the program, as does an element already in the reserve.
+ * CONTEXT: blocks only on the pool lock (held briefly) and in free_fn.
+ */
 SM_EXPORT void slabmalloc_mempool_free(void *element, mempool_t *pool)
 {
 	pool_check(pool, "mempool_free");
