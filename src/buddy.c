@@ -612,23 +612,34 @@ static inline struct page *pcp_pop_tail(struct pcp_list *l)
 
 /* First use of the lists by this thread: arm its exit hook. Threads that
  * are exiting, or that run while the allocator is still initialising (the
- * init path must not recurse into sm_init_slow), go to the zone. */
+ * init path must not recurse into sm_init_slow), go to the zone, as do
+ * orders above SM_PCP_MAX_ORDER and everything while the lists are off. */
 static SM_NOINLINE struct pcp_list *pcp_attach_slow(unsigned int order)
 {
-	if (sm_thread_state != SM_THREAD_NEW ||
+	if (order > SM_PCP_MAX_ORDER || !SM_READ_ONCE(buddy_pcp_high) ||
+	    sm_thread_state != SM_THREAD_NEW ||
 	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
 		return NULL;
 	sm_thread_attach();
 	return sm_thread_state == SM_THREAD_ATTACHED ? &buddy_pcp[order] : NULL;
 }
 
+/* The calling thread's list for @order, if the lists are on and the
+ * thread is attached (no call: the public fast paths use it alone). */
+static inline struct pcp_list *pcp_fast(unsigned int order)
+{
+	if (likely(order <= SM_PCP_MAX_ORDER) &&
+	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
+	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
+		return &buddy_pcp[order];
+	return NULL;
+}
+
+/* pcp_fast; a thread not attached yet is attached first (pcp_attach_slow). */
 static inline struct pcp_list *pcp_get(unsigned int order)
 {
-	if (order > SM_PCP_MAX_ORDER || !SM_READ_ONCE(buddy_pcp_high))
-		return NULL;
-	if (likely(sm_thread_state == SM_THREAD_ATTACHED))
-		return &buddy_pcp[order];
-	return pcp_attach_slow(order);
+	struct pcp_list *l = pcp_fast(order);
+	return likely(l) ? l : pcp_attach_slow(order);
 }
 
 /* Refill an empty list with a batch from ZONE_NORMAL. */
@@ -1523,15 +1534,6 @@ static SM_COLD void alloc_impossible(gfp_t gfp, size_t size, const char *what)
  * drain, __GFP_COLD/__GFP_ZERO/__GFP_DMA, fault injection, a thread that is
  * not attached, bad input) left to the full paths, which also report.
  */
-static inline struct pcp_list *pcp_fast(unsigned int order)
-{
-	if (likely(order <= SM_PCP_MAX_ORDER) &&
-	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
-	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
-		return &buddy_pcp[order];
-	return NULL;
-}
-
 static inline struct page *pcp_alloc_fast(gfp_t gfp, unsigned int order)
 {
 	if (unlikely(gfp & (__GFP_DMA | __GFP_COLD | __GFP_ZERO)) ||
@@ -1626,8 +1628,7 @@ SM_EXPORT unsigned long slabmalloc___get_free_pages(gfp_t gfp_mask, unsigned int
 {
 	struct page *pg = pcp_alloc_fast(gfp_mask, order);
 	if (likely(pg))
-		return (unsigned long)zone_page_addr(&sm_zones[ZONE_NORMAL],
-		                                     page_index(&sm_zones[ZONE_NORMAL], pg));
+		return (unsigned long)sm_page_to_virt(pg);
 	pg = alloc_pages_common(gfp_mask, order, "__get_free_pages");
 	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
 }
