@@ -197,7 +197,7 @@ static void check_element(const struct mempool_s *pool, void *element)
 	case MEMPOOL_SLAB: {
 		const struct kmem_cache *c = pool->pool_data;
 		const struct page *pg = sm_virt_to_page(element);
-		if (pg && pg->slab_cache == c && slab_is_obj_start(c, pg, element))
+		if (pg && slab_owns(c, pg, element))
 			return;
 		break;
 	}
@@ -673,7 +673,7 @@ SM_EXPORT void slabmalloc_mempool_free(void *element, mempool_t *pool)
 		} else if (pool->pool_kind == MEMPOOL_SLAB) {
 			struct kmem_cache *c = pool->pool_data;
 			const struct page *pg = sm_page_window(element);
-			if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, element))) {
+			if (slab_owns(c, pg, element)) {
 				mag_free(c, element);
 				return;
 			}

@@ -1029,7 +1029,7 @@ SM_EXPORT void *slabmalloc_kmem_cache_zalloc(kmem_cache_t *c, gfp_t gfp)
 SM_NOINLINE static void kmem_cache_free_other(struct kmem_cache *c, const void *obj)
 {
 	struct page *pg = sm_virt_to_page(obj);
-	if (pg && pg->slab_cache == c && slab_is_obj_start(c, pg, obj)) {
+	if (pg && slab_owns(c, pg, obj)) {
 		mag_free(c, (void *)obj);
 		return;
 	}
@@ -1055,7 +1055,7 @@ SM_EXPORT void slabmalloc_kmem_cache_free(kmem_cache_t *c, const void *obj)
 	/* The window's descriptor may be an alias: the object-start proof
 	 * against it is what makes it @obj's (page_alloc.h). */
 	const struct page *pg = sm_page_window(obj);
-	if (likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, obj))) {
+	if (slab_owns(c, pg, obj)) {
 		mag_free(c, (void *)obj);
 		return;
 	}

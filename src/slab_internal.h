@@ -300,6 +300,13 @@ SM_INLINE bool slab_is_obj_start(const struct kmem_cache *c,
 	return slab_obj_index(c, pg, p) <= c->div_limit;
 }
 
+/* Is @p an object of @c? @pg is its page's descriptor, or any initialised
+ * descriptor (a window alias): the object-start proof rejects an alias. */
+SM_INLINE bool slab_owns(const struct kmem_cache *c, const struct page *pg, const void *p)
+{
+	return likely(pg->slab_cache == c) && likely(slab_is_obj_start(c, pg, p));
+}
+
 /* ---- slab layer (slab.c) ---- */
 
 /* Rank 2 of the lock order: the list of all caches (sm_cache_list, linked by
