@@ -2,21 +2,43 @@
 /*
  * internal.h — what the layers of slabmalloc share.
  *
- * Layers, bottom-up (DESIGN.md §2); each file calls only the ones below it:
+ * Layers, bottom-up (DESIGN.md §2). A file calls (or reads the data of)
+ * files on its own floor or below, never above; src/layers.txt is the table
+ * of floors, and tests/unit/layering.sh checks the built objects against it
+ * (and for cycles) with nm.
  *
- *   os.c        system calls: mmap/munmap/madvise/mremap, page size, CPU id
- *   bootmem.c   a static region usable before init, and allocator metadata
- *   buddy.c     zones, struct page (mem_map), free areas, per-thread pagesets
- *   vmalloc.c   huge regions mapped directly, ioremap
- *   slab.c      kmem_cache: slabs, constructed objects, slabinfo
- *   magazine.c  per-thread magazines and the per-cache depot
- *   kmalloc.c   size classes, kmalloc/kfree/krealloc/ksize
- *   malloc.c    the interposed C/POSIX malloc family
+ *   floor  file              role
+ *   0      base/os.c         system calls: mmap/munmap/madvise/mremap, CPU id
+ *          base/report.c     sm_fatal, sm_warn, sm_dprintf (allocation-free)
+ *          base/thread.c     init and thread state, leaf fork hooks
+ *   1      page/bootmem.c    a static region usable before init, metadata
+ *   2      page/gfp.c        GFP retry policy, fault injection
+ *   3      page/buddy.c      zones, struct page (mem_map), free areas,
+ *                            per-thread pagesets
+ *   4      page/vmalloc.c    huge regions mapped directly, ioremap
+ *   5      slab/slab.c       kmem_cache: slabs, constructed objects
+ *   6      slab/magazine.c   per-thread magazines, the depot, and the cache
+ *                            life cycle (destroy, shrink, slabinfo)
+ *   7      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
+ *   8      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
+ *   9      top/init.c        lazy initialisation, thread exit, fork handlers
+ *          top/layers.c      the list of layers, in order
+ *   10     api/*.c           the entry points: malloc.c (the C/POSIX family),
+ *                            slab_api.c, page_api.c, vmalloc_api.c,
+ *                            config.c, stats.c
+ *   11     api/mempool.c     reserves and per-CPU variables, built on the
+ *          api/percpu.c      entry points
  *
- * Beside the stack: mempool.c, percpu.c, options.c, stats.c, init.c.
+ * How a lower layer tells a higher one something without calling it up:
+ * a hook the higher layer sets (sm_reclaim_hook, sm_fault_notify), state
+ * in the base floor that the top writes and every layer reads
+ * (sm_initialized, sm_thread_state), a registration (sm_fork_register), or
+ * an argument (kmalloc_slow_body's @init). Entry points make sure the
+ * allocator is initialised (sm_ensure_init); the layers below assume it.
  *
  * Lock order (outer first). Every path that takes two of these takes them in
- * this order; the fork handlers (init.c) take all of them in this order.
+ * this order; the fork handlers (init.c, layers.c) take all of them in this
+ * order.
  *
  *   1. sm_init_lock           init.c: one-time initialisation
  *   2. sm_cache_list_lock     slab.c: the list of all kmem caches
@@ -29,7 +51,8 @@
  *
  * Mempool and percpu locks are leaves: no allocator lock is ever taken while
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
- * so the fork handlers take the mempool locks last.
+ * so the fork handlers take the mempool locks last (through the hooks
+ * mempool and percpu register: sm_fork_register).
  */
 #ifndef SM_INTERNAL_H
 #define SM_INTERNAL_H
@@ -81,8 +104,9 @@
 
 SM_COLD SM_NORETURN void sm_assert_fail(const char *expr, const char *file, int line);
 
-/* Bad input and corruption: one line on stderr, then abort(). Formats with a
- * tiny allocation-free printf (%s %d %u %lu %zu %x %lx %p). */
+/* Reports (base/report.c). Bad input and corruption: one line on stderr,
+ * then abort(). Formats with a tiny allocation-free printf (%s %d %u %lu
+ * %zu %x %lx %p). */
 SM_COLD SM_NORETURN void sm_fatal(const char *fmt, ...);
 /* A warning on stderr (allocation-free), for unknown options and the like. */
 void sm_warn(const char *fmt, ...);
@@ -151,6 +175,11 @@ bool should_fail_alloc_page(unsigned int order, gfp_t gfp);
  * for __GFP_NOFAIL. When it gives up it warns (unless __GFP_NOWARN) and
  * returns false. @what names the entry point. */
 bool gfp_retry(gfp_t gfp, unsigned int *attempt, const char *what, size_t size);
+/* Set by the kmalloc layer at its init; called, under the fault
+ * configuration lock, whenever sm_fault_active may have changed, so that the
+ * fast paths that fold it in (malloc's size limits, the caches' slot keys)
+ * follow (the kernel's notifier idea: the layer below calls no one above). */
+extern void (*sm_fault_notify)(void);
 /* Reclaim hook set by the slab layer: reap depots and release empty slabs;
  * @may_call_os: also give free pages back to the OS. Returns bytes freed. */
 extern size_t (*sm_reclaim_hook)(bool may_call_os);
@@ -178,29 +207,55 @@ void fault_print(FILE *out);
  * (snapshots, for tests and statistics). */
 int mempool_reserved(const mempool_t *pool);
 unsigned int mempool_waiting(const mempool_t *pool);
-/* Fork handlers (called from layers.c). */
 
-void mempool_prefork(void);          /* takes the pool list and every pool lock */
-void mempool_postfork_parent(void);
-void mempool_postfork_child(void);
-void percpu_postfork_child(void);    /* re-initialises the CPU slot locks */
+/* ---- initialisation and thread state (base floor: thread.c) ---- */
 
-/* ---- initialisation and threads (init.c) ---- */
-
+/* Written by init.c (top), read by any layer; see thread.c. */
 extern int sm_initialized;           /* set once all layers are up */
+extern int sm_init_running;          /* the layers are being brought up */
+extern pthread_key_t sm_thread_key;  /* its destructor runs the exit hooks */
+extern SM_TLS int sm_thread_state;   /* 0 new, 1 attached, 2 exiting */
+enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
+SM_INLINE bool sm_init_in_progress(void)
+{
+	return __atomic_load_n(&sm_init_running, __ATOMIC_RELAXED) != 0;
+}
+/* Make sure the calling thread's exit hook is armed (first slow path of a
+ * thread that keeps per-thread state); nothing before initialisation. */
+void sm_thread_attach(void);
+
+/* Fork handlers of a facility above the API (mempool, percpu), which the
+ * top's fork handlers cannot name: it registers them at its first use
+ * (idempotent; thread.c). Their locks are leaves: prepare runs after every
+ * allocator lock is taken, parent and child first. Any of the three may be
+ * a no-op function, none NULL. */
+struct sm_fork_ops {
+	void (*prepare)(void);
+	void (*parent)(void);
+	void (*child)(void);
+};
+void sm_fork_register(const struct sm_fork_ops *ops);
+void sm_fork_leaves_prepare(void);   /* init.c's fork handlers call these */
+void sm_fork_leaves_parent(void);
+void sm_fork_leaves_child(void);
+
+/* ---- the top: options.c, init.c, layers.c ---- */
+
+void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
+/* Parse "key=value,..." and apply it, all or nothing; @origin names the
+ * string in messages. RETURNS: 0, or -1 (a one-line message was printed). */
+int options_apply(const char *s, const char *origin);
+
+/* Lazy initialisation (init.c). Only entry points, on the API floor, call
+ * sm_ensure_init(); every layer below assumes it has run. While the
+ * initialising thread is inside it, sm_init_slow() returns at once (the
+ * layers serve such calls from bootmem). */
 SM_NOINLINE void sm_init_slow(void);
 SM_INLINE void sm_ensure_init(void)
 {
 	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE)))
 		sm_init_slow();
 }
-/* Make sure the calling thread's exit hook is armed (first slow path of a
- * thread). The hook calls mag_thread_exit() then buddy_thread_exit(). */
-void sm_thread_attach(void);
-extern SM_TLS int sm_thread_state;   /* 0 new, 1 attached, 2 exiting */
-bool sm_init_in_progress(void);
-
-void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
 
 /* layers.c: the one place that knows which layers exist, in order. */
 void sm_init_layers(void);           /* bottom-up */
@@ -208,7 +263,6 @@ void sm_thread_exit_layers(void);    /* top-down */
 void sm_prefork_layers(void);        /* in lock order */
 void sm_postfork_parent_layers(void);
 void sm_postfork_child_layers(void);
-enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
 
 #pragma GCC visibility pop
 #endif /* SM_INTERNAL_H */

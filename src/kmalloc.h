@@ -64,13 +64,84 @@ SM_INLINE unsigned int kmalloc_class(size_t size)
 
 void kmalloc_init(void);
 void kmalloc_thread_exit(void);
-/* Out-of-line paths, each complete (init, refill, large, huge, errors).
+/* Out-of-line paths, each complete (refill, large, huge, errors), for an
+ * initialised allocator: the entry points above initialise it first.
  * kmalloc_slow sets errno to ENOMEM when it returns NULL. */
 SM_NOINLINE void *kmalloc_slow(size_t size, gfp_t gfp);
 /* The flags of the malloc family: may block, never prints on failure. */
 #define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
-/* kmalloc_slow(size, MALLOC_GFP), compiled for those flags. */
-SM_NOINLINE void *malloc_slow(size_t size);
+/* The two steps of kmalloc_slow after the per-thread large blocks: a slab
+ * size whose magazine is empty while the fast path is open (initialised, no
+ * fault injection), and everything else. kmalloc_slower serves a call that
+ * finds the layers not up (the initialising thread re-entering) from
+ * bootmem. */
+SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp);
+SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
+
+/* ---- per-thread cache of large blocks ----
+ *
+ * One LIFO list per page count, linked through the first word of each
+ * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes.
+ * Only blocks of ZONE_NORMAL are cached, so that a block's descriptor is
+ * found without a zone lookup. lc_room is what the lists may still take:
+ * 0 until the thread is attached (it then has an exit hook that flushes
+ * them: lcache_arm) and again once it exits, so that one compare covers
+ * both the byte limit and the thread's state. Owned by kmalloc.c; the pop
+ * is here, for the slow paths of malloc and kmalloc. */
+#define LCACHE_BYTES_MAX (4u << 20)
+struct large_cache {
+	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
+	size_t  lc_room;
+	bool    lc_armed;
+};
+extern SM_TLS struct large_cache sm_lcache;
+
+SM_INLINE void *lcache_take(size_t npages)
+{
+	struct large_cache *lc = &sm_lcache;
+	if (npages > KMALLOC_LARGE_NPAGES_MAX)
+		return NULL;
+	void *b = lc->lc_bin[npages];
+	if (b) {
+		lc->lc_bin[npages] = *(void **)b;
+		lc->lc_room += npages << SM_PAGE_SHIFT;
+	}
+	return b;
+}
+
+/*
+ * kmalloc_slow_body - the slow path of an allocation by size, inlined into
+ * kmalloc_slow and into malloc's slow path (malloc.c), where the flags are
+ * a constant. @init (a constant: NULL, or the entry point's initialisation)
+ * runs before the slowest step, the only one an uninitialised allocator
+ * reaches (its large-block lists are empty and its fast limit 0), so the
+ * paths that hit cost no test of initialisation.
+ */
+SM_INLINE void *kmalloc_slow_body(size_t size, gfp_t gfp, void (*init)(void))
+{
+	/* Sizes the thread has a cached block for: pop it. (Before init and
+	 * under fault injection the lists are empty or skipped; the blocks are
+	 * ZONE_NORMAL's, so __GFP_DMA skips them too.) Blocks of up to 8 pages
+	 * are only cached when an aligned allocation (kmalloc_aligned, above a
+	 * page) made them: a slab size that misses its magazine may take one,
+	 * a whole-page allocation like any large one, rather than leave it
+	 * idle; otherwise it costs one lookup of an empty list. */
+	if (size <= ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) &&
+	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
+		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
+		if (b) {
+			/* A cached block is in ZONE_NORMAL's grown part: the
+			 * window's descriptor is its own. */
+			sm_page_window(b)->flags ^= PG_lcached | PG_large;
+			return b;
+		}
+	}
+	if (size < SM_READ_ONCE(kmalloc_fast_limit))
+		return kmalloc_refill(size, gfp);
+	if (init && unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE)))
+		init();
+	return kmalloc_slower(size, gfp);
+}
 SM_NOINLINE void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp);
 SM_NOINLINE void kfree_slow(const void *p, const char *caller);
 /* kfree_slow for a pointer whose descriptor is @pg if @p is in ZONE_NORMAL

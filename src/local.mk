@@ -1,15 +1,24 @@
-# The library. libslabmalloc_core is every object, with internal symbols
-# visible to the unit tests; libslabmalloc exports only the malloc family
-# and the slabmalloc_* API.
+# The library, one folder per group of floors (the layer order is written
+# once, in src/layers.txt, and checked by tests/unit/layering.sh):
+#   src/base/  the OS, error reports, thread and init state
+#   src/page/  bootmem, GFP policy, the buddy page allocator, vmalloc
+#   src/slab/  slabs, magazines and the depot, kmalloc
+#   src/top/   options, initialisation, thread exit and fork orchestration
+#   src/api/   the exported entry points
+# libslabmalloc_core is every object, with internal symbols visible to the
+# unit tests; libslabmalloc exports only the malloc family and the
+# slabmalloc_* API.
 noinst_LTLIBRARIES += src/libslabmalloc_core.la
 src_libslabmalloc_core_la_SOURCES = \
-	src/internal.h src/page_alloc.h src/slab_internal.h
+	src/internal.h src/page_alloc.h src/slab_internal.h src/kmalloc.h
 src_libslabmalloc_core_la_LIBADD = $(PTHREAD_LIBS) $(LIBS)
+EXTRA_DIST += src/layers.txt
 
-include src/page.mk
-include src/slab.mk
-include src/top.mk
-include src/pool.mk
+include src/base/local.mk
+include src/page/local.mk
+include src/slab/local.mk
+include src/top/local.mk
+include src/api/local.mk
 
 lib_LTLIBRARIES += src/libslabmalloc.la
 src_libslabmalloc_la_SOURCES =
@@ -18,3 +27,6 @@ src_libslabmalloc_la_LIBADD = src/libslabmalloc_core.la $(PTHREAD_LIBS)
 src_libslabmalloc_la_LDFLAGS = -version-info $(SM_LT_VERSION) -no-undefined \
 	-export-symbols-regex '$(SM_EXPORT_REGEX)'
 SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*)$$
+
+bin_SCRIPTS += tools/slabmalloc
+EXTRA_DIST += tools/slabmalloc.in tools/install-deps tools/setup

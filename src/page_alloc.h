@@ -152,12 +152,12 @@ SM_INLINE struct page *sm_virt_to_page(const void *addr)
  * the zone, or SM_SLAB_BASE_NONE, an address outside the page's slab never
  * passes) before it writes anything, and its slow path must check that
  * @addr is in the grown part of ZONE_NORMAL (kfree_page). Before the slab
- * layer's init the window is one descriptor, slab_page_none, whose slab_key
+ * layer's init the window is one descriptor, sm_page_none, whose slab_key
  * names the always-full slot.
  */
 extern struct page *sm_window_map;
 extern uintptr_t sm_window_mask;         /* (window pages - 1) << 6 */
-extern const struct page slab_page_none; /* slab.c */
+extern const struct page sm_page_none;
 
 SM_INLINE struct page *sm_page_window(const void *addr)
 {
@@ -229,6 +229,114 @@ extern uint64_t buddy_decay_ns;       /* default 10 s, as jemalloc's */
 extern unsigned int buddy_pcp_high;    /* pages per per-thread list (128) */
 extern unsigned long buddy_reserve_pages; /* emergency reserve per zone (64) */
 
+/* For the page API's entry points (page_api.c), which check, report and
+ * initialise before they call these: the zone whose grown mem_map holds
+ * @pg, or NULL (not one of our descriptors); the descriptor of a
+ * page-aligned address of ours (bad input stops the program, naming
+ * @caller); the free of a block with its checks, to the cold end of the
+ * thread's list when @cold. */
+struct zone *page_zone_checked(const struct page *pg);
+struct page *free_addr_to_page(const void *addr, const char *caller);
+void buddy_free_common(struct page *pg, unsigned int order, const char *caller,
+                       bool cold);
+
+/* ---- per-thread page lists: the fast paths of the page API ----
+ *
+ * The calling thread's lists (the kernel's per-CPU pagesets), one per order
+ * up to SM_PCP_MAX_ORDER: hot at the head, cold at the tail. buddy.c owns
+ * them (refill, drain, thread exit); the inlines below are what the page
+ * API's fast paths need: a pop from or a push onto the hot end, with
+ * everything else (refill, drain, __GFP_COLD/__GFP_ZERO/__GFP_DMA, fault
+ * injection, a thread that is not attached, bad input) left to the full
+ * paths, which also report. */
+
+/* One per-thread page list (a pageset). */
+struct pcp_list {
+	struct page  *pl_head;          /* hot end */
+	struct page  *pl_tail;          /* cold end */
+	unsigned int  pl_count;         /* blocks on the list */
+};
+
+extern SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];   /* buddy.c */
+
+SM_INLINE unsigned int pcp_high(unsigned int order)
+{
+	unsigned int h = SM_READ_ONCE(buddy_pcp_high) >> order;
+	return h ? h : 1;
+}
+
+SM_INLINE void pcp_push_head(struct pcp_list *l, struct page *pg)
+{
+	pg->pcp.prev = NULL;
+	pg->pcp.next = l->pl_head;
+	if (l->pl_head)
+		l->pl_head->pcp.prev = pg;
+	else
+		l->pl_tail = pg;
+	l->pl_head = pg;
+	l->pl_count++;
+}
+
+SM_INLINE struct page *pcp_pop_head(struct pcp_list *l)
+{
+	struct page *pg = l->pl_head;
+	l->pl_head = pg->pcp.next;
+	if (l->pl_head)
+		l->pl_head->pcp.prev = NULL;
+	else
+		l->pl_tail = NULL;
+	l->pl_count--;
+	return pg;
+}
+
+/* The calling thread's list for @order, if the lists are on and the
+ * thread is attached (no call: the public fast paths use it alone). */
+SM_INLINE struct pcp_list *pcp_fast(unsigned int order)
+{
+	if (likely(order <= SM_PCP_MAX_ORDER) &&
+	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
+	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
+		return &buddy_pcp[order];
+	return NULL;
+}
+
+/*
+ * The fast paths of the public entry points: a pop from or a push onto the
+ * hot end of the calling thread's list, with everything else (refill,
+ * drain, __GFP_COLD/__GFP_ZERO/__GFP_DMA, fault injection, a thread that is
+ * not attached, bad input) left to the full paths, which also report.
+ */
+SM_INLINE struct page *pcp_alloc_fast(gfp_t gfp, unsigned int order)
+{
+	if (unlikely(gfp & (__GFP_DMA | __GFP_COLD | __GFP_ZERO)) ||
+	    unlikely(SM_READ_ONCE(sm_fault_active)))
+		return NULL;
+	struct pcp_list *l = pcp_fast(order);
+	if (unlikely(!l) || unlikely(!l->pl_head))
+		return NULL;
+	struct page *pg = pcp_pop_head(l);
+	pg->flags = PG_head;            /* .order was kept */
+	return pg;
+}
+
+/* @pg is a descriptor of ZONE_NORMAL's grown part: freed when it heads an
+ * allocated page block of @order (not an upper layer's) and the list has
+ * room. */
+SM_INLINE bool pcp_free_fast(struct page *pg, unsigned int order)
+{
+	if (unlikely((pg->flags & (PG_head | PG_buddy | PG_pcp | PG_purge | PG_exact |
+	                           PG_lcached | PG_slab | PG_large)) != PG_head) ||
+	    unlikely(pg->order != order) || unlikely(pg->slab_cache != NULL))
+		return false;
+	struct pcp_list *l = pcp_fast(order);
+	if (unlikely(!l) || unlikely(l->pl_count >= pcp_high(order)))
+		return false;
+	pg->flags = PG_pcp | PG_dirty;
+	pcp_push_head(l, pg);
+	return true;
+}
+
+
 /* ---- vmalloc (vmalloc.c) ---- */
 
 /* A mapping of @size bytes registered as ours (huge kmalloc, vmalloc). With
@@ -257,6 +365,11 @@ size_t vmap_cached_bytes(void);       /* bytes held in the cache */
 /* Tunable: most bytes the cache holds (64 MiB; 0 disables it). It also
  * holds at most 8 mappings. */
 extern size_t vmap_cache_max_bytes;
+/* ioremap/iounmap's work: map /dev/mem (errno set on failure, see
+ * slabmalloc_ioremap), unmap a registered ioremap (bad input stops the
+ * program with one line). */
+void *vmap_ioremap(unsigned long offset, unsigned long size);
+void vmap_iounmap(volatile void *addr);
 void vmap_prefork(void);
 void vmap_postfork_parent(void);
 void vmap_postfork_child(void);

@@ -105,7 +105,9 @@ SM_INLINE void cc_rotate(struct cpu_cache *cc, struct magazine *m, uint32_t roun
 	cc_load(cc, m, rounds);
 }
 
-/* All of a thread's allocator state, in initial-exec TLS. */
+/* All of a thread's allocator state, in initial-exec TLS. Defined in
+ * slab.c, whose pages and caches carry the keys of its slots; filled by the
+ * magazine layer. */
 struct thread_cache {
 	struct cpu_cache     tc_cc[SM_TC_INLINE];  /* cache ids < SM_TC_INLINE */
 	struct cpu_cache    *tc_ext;               /* ids >= SM_TC_INLINE */
@@ -338,7 +340,17 @@ size_t slab_trim(struct kmem_cache *c, unsigned long keep);
 /* Release all empty slabs: slab_trim(c, 0). */
 size_t slab_shrink(struct kmem_cache *c);
 bool slab_validate(struct kmem_cache *c);
-void slab_print_slabinfo(FILE *out);
+/* Would a cache of @size bytes aligned to @align with @flags fit a slab? */
+bool slab_size_ok(size_t size, size_t align, unsigned long flags);
+/* Diagnose a pointer that failed the object checks of @c (kmem_cache_free
+ * and friends, named by @caller), then abort with a BUG line. */
+SM_COLD SM_NORETURN void slab_bad_free(const struct kmem_cache *c, const void *p,
+                                       const char *caller);
+/* Take @c off the cache list and give back its id; list lock held. */
+void slab_cache_unlink_locked(struct kmem_cache *c);
+/* Release every slab of an unlinked cache @c that has no object allocated
+ * (destructors run), then free @c itself. */
+void slab_cache_free(struct kmem_cache *c);
 /* Iterate caches under sm_cache_list_lock. */
 void slab_for_each_cache(void (*fn)(struct kmem_cache *, void *), void *arg);
 /* Corruption or bad input seen through cache @c: one line
@@ -395,6 +407,12 @@ void mag_flush_own(struct kmem_cache *c);     /* the calling thread's */
  * interval now (free the magazines not needed during it). Then release
  * surplus empty slabs. RETURNS: bytes given back to the page layer. */
 size_t depot_reap(struct kmem_cache *c, bool all);
+/* The cache life cycle, which needs both magazines and slabs (kernel-doc
+ * in magazine.c): kmem_cache_destroy's and kmem_cache_shrink's work, and
+ * /proc/slabinfo 2.1 for every cache (magazine figures included). */
+int cache_destroy(struct kmem_cache *c);
+int cache_shrink(struct kmem_cache *c);
+void cache_print_slabinfo(FILE *out);
 /* The largest magazine capacity contention may grow @c's to. */
 uint32_t mag_size_limit(const struct kmem_cache *c);
 /* Depot invariants (list lengths, counts, rounds are allocated objects of

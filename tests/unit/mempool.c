@@ -281,9 +281,9 @@ int main(void)
 	void *r0 = mempool_alloc(pool, GFP_ATOMIC);
 	void *r1 = mempool_alloc(pool, GFP_ATOMIC);
 	ok(r0 && r1 && mempool_reserved(pool) == 0, "GFP_ATOMIC takes from the reserve");
-	mempool_prefork();               /* holds every pool lock */
+	sm_fork_leaves_prepare();        /* holds every pool lock */
 	void *busy = mempool_alloc(pool, GFP_ATOMIC);
-	mempool_postfork_parent();
+	sm_fork_leaves_parent();
 	ok(busy == NULL, "GFP_ATOMIC returns NULL at once while the pool lock is held");
 	mempool_free(r0, pool);
 	mempool_free(r1, pool);
@@ -395,10 +395,10 @@ int main(void)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* The waiter does not exist here. The handler (layers.c calls it;
+		/* The waiter does not exist here. The handler (init.c runs it;
 		 * calling it again is harmless) must forget it, or destroy
 		 * would report a waiter. */
-		mempool_postfork_child();
+		sm_fork_leaves_child();
 		mempool_free(only, pool);
 		void *again = mempool_alloc(pool, GFP_KERNEL);
 		mempool_free(again, pool);

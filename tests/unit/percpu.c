@@ -217,7 +217,7 @@ int main(void)
 		CPU_ZERO(&one);
 		CPU_SET(holder_cpu, &one);
 		sched_setaffinity(0, sizeof one, &one);
-		percpu_postfork_child();  /* layers.c's handler; idempotent */
+		sm_fork_leaves_child();  /* the registered handler; idempotent */
 		unsigned int c = get_cpu();
 		put_cpu();
 		_exit(c == holder_cpu || os_cpu_id() != (int)holder_cpu ? 0 : 1);

@@ -5,7 +5,10 @@
  *
  * Every function is a thin shell over kmalloc.c: malloc and free inline the
  * kmalloc fast paths (size class lookup, magazine pop/push) and tail-call
- * the slow paths for everything else. The calls carry GFP_KERNEL|__GFP_NOWARN
+ * the slow paths for everything else. These are entry points (the API floor
+ * of internal.h): each one that may allocate makes sure the allocator is
+ * initialised before it calls down; malloc tests it only on its slowest
+ * path (kmalloc_slow_body). The calls carry GFP_KERNEL|__GFP_NOWARN
  * (may block, never prints on failure); errno is set as glibc documents.
  *
  * Edge cases, as glibc: malloc(0) returns a unique pointer; free(NULL) does
@@ -24,6 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* kmalloc_slow for malloc's flags, initialising the allocator on the way
+ * to its slowest step (the first malloc of the process reaches it). */
+static SM_NOINLINE void *malloc_slow(size_t size)
+{
+	return kmalloc_slow_body(size, MALLOC_GFP, sm_init_slow);
+}
 
 SM_EXPORT void *malloc(size_t size)
 {
@@ -45,6 +55,7 @@ SM_EXPORT void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	sm_ensure_init();
 	void *p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
 	if (unlikely(!p))
 		errno = ENOMEM;
@@ -59,6 +70,7 @@ SM_EXPORT void *realloc(void *p, size_t size)
 		kfree_slow(p, "realloc");
 		return NULL;
 	}
+	sm_ensure_init();
 	void *q = krealloc_slow(p, size, MALLOC_GFP, "realloc");
 	if (unlikely(!q))
 		errno = ENOMEM;
@@ -77,6 +89,7 @@ SM_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 
 static void *aligned_common(size_t align, size_t size)
 {
+	sm_ensure_init();
 	void *p = kmalloc_aligned(align, size, MALLOC_GFP);
 	if (unlikely(!p))
 		errno = ENOMEM;

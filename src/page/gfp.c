@@ -1,4 +1,8 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 2 (src/layers.txt): calls the base floor only. What it must tell
+ * the layers above goes through hooks they set: sm_reclaim_hook (the slab
+ * layer's reclaim) and sm_fault_notify (kmalloc's fast-path limits).
+ */
 /*
  * gfp.c — what an allocation may do when it fails, by its GFP flags
  * (DESIGN.md §4), and failslab/fail_page_alloc-style fault injection.
@@ -48,13 +52,14 @@
  * seeded from os_random(). sm_fault_active is 1 while either kind is on, so
  * the allocators' fast paths test one global before calling in here.
  */
-#include "kmalloc.h"
+#include "internal.h"
 
 #include <limits.h>
 #include <string.h>
 
 int sm_fault_active;
 size_t (*sm_reclaim_hook)(bool may_call_os);
+void (*sm_fault_notify)(void);
 
 #define GFP_REPEAT_TRIES 4
 #define GFP_NOFAIL_MAX_SLEEP_NS 10000000ull
@@ -324,8 +329,10 @@ static void fault_apply(struct fault_attr *fa, const struct fault_config *c)
 	__atomic_store_n(&sm_fault_active, active, __ATOMIC_RELEASE);
 	/* The fast paths keep sm_fault_active folded into malloc's size
 	 * limit and the caches' slot keys, so that every allocation reaches
-	 * should_failslab(). */
-	kmalloc_update_fast_limit();
+	 * should_failslab(): the layer that folds it is told. */
+	void (*notify)(void) = __atomic_load_n(&sm_fault_notify, __ATOMIC_ACQUIRE);
+	if (notify)
+		notify();
 	pthread_mutex_unlock(&fault_config_lock);
 }
 

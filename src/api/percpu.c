@@ -1,4 +1,7 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 11 (src/layers.txt): built on the entry points (kmalloc); its
+ * fork handler reaches the top through sm_fork_register.
+ */
 /*
  * percpu.c — per-CPU variables: CPU slots, get_cpu()/put_cpu(), and the
  * dynamic allocator behind alloc_percpu() (see <slabmalloc/percpu.h>).
@@ -72,12 +75,22 @@ struct pcpu_hdr {
 _Static_assert(sizeof(struct pcpu_hdr) <= SM_CACHELINE, "pcpu header fits a line");
 _Static_assert(SLABMALLOC_NR_CPUS >= 1, "NR_CPUS must be positive");
 
+static void percpu_postfork_child(void);
+static void percpu_fork_nop(void)
+{
+}
+/* The child re-initialises the CPU slot locks (registered at first use). */
+static const struct sm_fork_ops percpu_fork_ops = {
+	percpu_fork_nop, percpu_fork_nop, percpu_postfork_child,
+};
+
 static SM_NOINLINE unsigned int pcpu_init(void)
 {
 	unsigned int nr = __atomic_load_n(&slabmalloc_percpu_nr, __ATOMIC_ACQUIRE);
 	if (nr)
 		return nr;
 	sm_ensure_init();
+	sm_fork_register(&percpu_fork_ops);
 	int conf = os_ncpus_configured();
 	nr = conf < 1 ? 1u : (unsigned int)conf;
 	if (nr > SLABMALLOC_NR_CPUS)
@@ -264,7 +277,7 @@ SM_EXPORT void slabmalloc_free_percpu(void *ptr)
 }
 
 /* Called in the child after fork(): see the theory comment. */
-void percpu_postfork_child(void)
+static void percpu_postfork_child(void)
 {
 	for (unsigned int i = 0; i < SLABMALLOC_NR_CPUS; i++)
 		pthread_mutex_init(&pcpu_slots[i].ps_lock, NULL);

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * options.c — run-time options: SLABMALLOC_OPTIONS="key=value,..." read at
- * initialisation, and slabmalloc_config() taking the same string later.
+ * initialisation, and slabmalloc_config() (config.c) taking the same string
+ * later.
+ *
+ * Top of the stack, below init.c (internal.h): it writes the tunables of
+ * every layer below it, and init.c calls options_init() before it brings
+ * the first layer up.
  *
  * One table holds every option with its parser (mimalloc's and libumem's
  * habit). Parsing never allocates: values are parsed in place from the
@@ -70,10 +75,7 @@ static int opt_stats(struct opt_val val, bool apply, char *err, size_t errlen)
 
 static int opt_fail_slab(struct opt_val val, bool apply, char *err, size_t errlen)
 {
-	int r = fault_parse(FAULT_SLAB, val.v, val.len, apply, err, errlen);
-	if (apply)
-		kmalloc_update_fast_limit();
-	return r;
+	return fault_parse(FAULT_SLAB, val.v, val.len, apply, err, errlen);
 }
 
 static int opt_fail_page_alloc(struct opt_val val, bool apply, char *err, size_t errlen)
@@ -190,7 +192,7 @@ static int opt_walk(const char *s, bool apply, const char *origin)
 }
 
 /* Check all, then apply all: nothing is applied from a string with an error. */
-static int opt_apply_string(const char *s, const char *origin)
+int options_apply(const char *s, const char *origin)
 {
 	if (opt_walk(s, false, origin) != 0)
 		return -1;
@@ -202,25 +204,5 @@ void options_init(void)
 {
 	const char *s = os_getenv("SLABMALLOC_OPTIONS");
 	if (s && *s)
-		opt_apply_string(s, "SLABMALLOC_OPTIONS");
-}
-
-/**
- * slabmalloc_config - apply "key=value,..." options at run time.
- * CONTEXT: any thread.
- * RETURNS: 0; or -1 with errno EINVAL (and a message on stderr) if the
- * string has a bad item, in which case nothing was applied.
- */
-SM_EXPORT int slabmalloc_config(const char *options)
-{
-	if (!options) {
-		errno = EINVAL;
-		return -1;
-	}
-	sm_ensure_init();
-	if (opt_apply_string(options, "slabmalloc_config") != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
+		options_apply(s, "SLABMALLOC_OPTIONS");
 }

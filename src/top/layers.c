@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * layers.c — the list of layers, in order: initialisation bottom-up, thread
- * exit top-down, fork handlers in the lock order of internal.h.
+ * exit top-down, fork handlers in the lock order of internal.h (the
+ * facilities above the API, mempool and percpu, run theirs through the
+ * hooks they registered: sm_fork_register).
+ *
+ * Floor "init" of src/layers.txt, with init.c: it calls every layer below
+ * and nothing above.
  */
 #include "kmalloc.h"
 
@@ -28,12 +33,12 @@ void sm_prefork_layers(void)
 	slab_prefork_slabs();
 	buddy_prefork();
 	vmap_prefork();
-	mempool_prefork();
+	sm_fork_leaves_prepare();
 }
 
 void sm_postfork_parent_layers(void)
 {
-	mempool_postfork_parent();
+	sm_fork_leaves_parent();
 	vmap_postfork_parent();
 	buddy_postfork_parent();
 	slab_postfork_parent_slabs();
@@ -43,8 +48,7 @@ void sm_postfork_parent_layers(void)
 
 void sm_postfork_child_layers(void)
 {
-	percpu_postfork_child();
-	mempool_postfork_child();
+	sm_fork_leaves_child();
 	vmap_postfork_child();
 	buddy_postfork_child();
 	mag_postfork_child();

@@ -1,4 +1,7 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 10 (src/layers.txt), an entry point: it calls the other entry
+ * points (slabinfo, buddyinfo) and the layers' totals.
+ */
 /*
  * stats.c — introspection: the meminfo-style summary, and the report that
  * the `stats=` option prints at exit (slabinfo, buddyinfo, summary).

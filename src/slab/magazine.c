@@ -1,4 +1,9 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
+ * floor. It also holds the cache life cycle that needs both magazines and
+ * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's
+ * umem_cache_* functions do above its slab and depot layers.
+ */
 /*
  * magazine.c — per-thread magazines and the per-cache depot
  * (Bonwick & Adams, "Magazines and Vmem", USENIX 2001).
@@ -86,9 +91,8 @@
  */
 #include "slab_internal.h"
 
+#include <errno.h>
 #include <string.h>
-
-SM_TLS struct thread_cache sm_tc;
 
 pthread_mutex_t sm_thread_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread_cache *sm_thread_list;
@@ -530,7 +534,6 @@ static void mag_stale_free(struct magazine *stale)
 
 void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
-	sm_ensure_init();
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
 		return slab_alloc_one(c, gfp);
 	mag_maybe_start_reaper();
@@ -827,6 +830,101 @@ bool mag_validate(struct kmem_cache *c)
 	}
 	pthread_mutex_unlock(&d->d_lock);
 	return ok;
+}
+
+/* ---- the cache life cycle: destroy, shrink, slabinfo ----
+ *
+ * What needs both the slabs and the magazines, as libumem's umem_cache_*:
+ * the slab layer below knows nothing of magazines. */
+
+void cache_print_slabinfo(FILE *out)
+{
+	fprintf(out, "slabinfo - version: 2.1\n");
+	fprintf(out, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
+	             "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
+	             "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+	pthread_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+		unsigned long cached = 0, avail = 0;
+		unsigned int limit = 0, batch = 0, factor = 0;
+		if (!(c->flags & SLAB_NOMAG)) {
+			cached = mag_count_cached(c);
+			pthread_mutex_lock(&c->depot.d_lock);
+			limit = c->depot.d_magsize;
+			batch = (limit + 1) / 2;
+			factor = mag_size_limit(c);
+			avail = (unsigned long)c->depot.d_rounds;
+			pthread_mutex_unlock(&c->depot.d_lock);
+		}
+		pthread_mutex_lock(&c->slab_lock);
+		unsigned long active = c->active_objs;
+		unsigned long slabs = c->nr_slabs, empty = c->nr_empty;
+		pthread_mutex_unlock(&c->slab_lock);
+		active = active > cached ? active - cached : 0;
+		fprintf(out, "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : "
+		             "slabdata %6lu %6lu %6lu\n",
+		        c->name, active, slabs * c->objects, c->size, c->objects,
+		        1 << c->order, limit, batch, factor, slabs - empty, slabs, avail);
+	}
+	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+/**
+ * cache_destroy - destroy a kmem cache (kmem_cache_destroy's work)
+ * @c: the cache
+ *
+ * Objects free in magazines (of any thread, running or not) and in the depot
+ * are not allocated: they are counted, and if every object of the cache is
+ * one of them, flushed back to the slabs; then every slab is released
+ * (destructors run) and the cache is freed. A correct program does not use a
+ * cache while destroying it, and any thread still using it would hold an
+ * allocated object, so the other threads' magazines can be flushed from here.
+ *
+ * CONTEXT: may block; takes the cache-list, thread-list, depot and slab
+ * locks in the lock order.
+ * RETURNS: 0, or -EBUSY if objects are still allocated (then nothing has been
+ * freed and the cache stays fully usable) or @c is an internal cache.
+ */
+int cache_destroy(struct kmem_cache *c)
+{
+	if (c->flags & SLAB_NOMAG)
+		return -EBUSY;          /* internal caches are never destroyed */
+
+	pthread_mutex_lock(&sm_cache_list_lock);
+	unsigned long cached = mag_count_cached(c);
+	pthread_mutex_lock(&c->slab_lock);
+	unsigned long active = c->active_objs;
+	pthread_mutex_unlock(&c->slab_lock);
+	if (active > cached) {
+		pthread_mutex_unlock(&sm_cache_list_lock);
+		return -EBUSY;
+	}
+	mag_flush_all(c);
+	slab_cache_unlink_locked(c);
+	pthread_mutex_unlock(&sm_cache_list_lock);
+	pthread_mutex_destroy(&c->depot.d_lock);
+	slab_cache_free(c);
+	return 0;
+}
+
+/**
+ * cache_shrink - give idle memory of @c back to the page layer
+ *
+ * Reaps every magazine of the depot and releases every empty slab
+ * (destructors run). The magazines loaded in threads are left alone.
+ *
+ * CONTEXT: may block.
+ * RETURNS: 0 if the cache holds no slab any more, 1 otherwise.
+ */
+int cache_shrink(struct kmem_cache *c)
+{
+	if (!(c->flags & SLAB_NOMAG))
+		depot_reap(c, true);
+	slab_shrink(c);
+	pthread_mutex_lock(&c->slab_lock);
+	int busy = c->nr_slabs != 0;
+	pthread_mutex_unlock(&c->slab_lock);
+	return busy;
 }
 
 /* ---- reclaim, init, fork ---- */

@@ -1,4 +1,7 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 3 (src/layers.txt): calls gfp.c, bootmem.c and the base floor.
+ * The exported page API is in api/page_api.c, on the entry-point floor.
+ */
 /*
  * buddy.c — the page allocator: a binary buddy system of 4 KiB pages, after
  * the kernel's mm/page_alloc.c, and the exported kernel page API
@@ -167,14 +170,7 @@ static int buddy_ready;                 /* zones reserved (release store) */
 #define NPAGES(order)   ((size_t)1 << (order))
 #define BUDDY_PURGE_BATCH 32
 
-/* One per-thread page list (a pageset). */
-struct pcp_list {
-	struct page  *pl_head;          /* hot end */
-	struct page  *pl_tail;          /* cold end */
-	unsigned int  pl_count;         /* blocks on the list */
-};
-
-static SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
+SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
 
 /* ---- small helpers ---- */
 
@@ -201,7 +197,7 @@ static inline struct zone *page_zone(const struct page *pg)
 
 /* The zone whose grown mem_map holds @pg, or NULL (a pointer that is not
  * one of our descriptors). */
-static struct zone *page_zone_checked(const struct page *pg)
+struct zone *page_zone_checked(const struct page *pg)
 {
 	for (int i = 0; i < SM_NR_ZONES; i++) {
 		struct zone *z = &sm_zones[i];
@@ -287,7 +283,14 @@ static void dl_del(struct zone *z, struct page *pg)
 
 /* ---- the window (theory 2) ---- */
 
-struct page *sm_window_map = (struct page *)&slab_page_none;
+/*
+ * sm_page_none - the one descriptor of the window before it opens: all zero,
+ * so its slab_key is 0. The slab layer makes key 0 name a slot that is
+ * always full (slab_init checks it), so that a free that comes before
+ * initialisation takes the slow path.
+ */
+const struct page sm_page_none;
+struct page *sm_window_map = (struct page *)&sm_page_none;
 uintptr_t sm_window_mask;
 static size_t window_pages;      /* W; 0 until the window opens */
 
@@ -550,28 +553,10 @@ size_t buddy_purge(bool all)
 
 /* ---- per-thread page lists ---- */
 
-static inline unsigned int pcp_high(unsigned int order)
-{
-	unsigned int h = SM_READ_ONCE(buddy_pcp_high) >> order;
-	return h ? h : 1;
-}
-
 static inline unsigned int pcp_batch(unsigned int order)
 {
 	unsigned int b = pcp_high(order) / 4;
 	return b ? b : 1;
-}
-
-static inline void pcp_push_head(struct pcp_list *l, struct page *pg)
-{
-	pg->pcp.prev = NULL;
-	pg->pcp.next = l->pl_head;
-	if (l->pl_head)
-		l->pl_head->pcp.prev = pg;
-	else
-		l->pl_tail = pg;
-	l->pl_head = pg;
-	l->pl_count++;
 }
 
 static inline void pcp_push_tail(struct pcp_list *l, struct page *pg)
@@ -584,18 +569,6 @@ static inline void pcp_push_tail(struct pcp_list *l, struct page *pg)
 		l->pl_head = pg;
 	l->pl_tail = pg;
 	l->pl_count++;
-}
-
-static inline struct page *pcp_pop_head(struct pcp_list *l)
-{
-	struct page *pg = l->pl_head;
-	l->pl_head = pg->pcp.next;
-	if (l->pl_head)
-		l->pl_head->pcp.prev = NULL;
-	else
-		l->pl_tail = NULL;
-	l->pl_count--;
-	return pg;
 }
 
 static inline struct page *pcp_pop_tail(struct pcp_list *l)
@@ -622,17 +595,6 @@ static SM_NOINLINE struct pcp_list *pcp_attach_slow(unsigned int order)
 		return NULL;
 	sm_thread_attach();
 	return sm_thread_state == SM_THREAD_ATTACHED ? &buddy_pcp[order] : NULL;
-}
-
-/* The calling thread's list for @order, if the lists are on and the
- * thread is attached (no call: the public fast paths use it alone). */
-static inline struct pcp_list *pcp_fast(unsigned int order)
-{
-	if (likely(order <= SM_PCP_MAX_ORDER) &&
-	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
-	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
-		return &buddy_pcp[order];
-	return NULL;
 }
 
 /* pcp_fast; a thread not attached yet is attached first (pcp_attach_slow). */
@@ -841,7 +803,7 @@ static void clear_upper_marks(struct page *pg, size_t npages)
 	}
 }
 
-static void buddy_free_common(struct page *pg, unsigned int order,
+void buddy_free_common(struct page *pg, unsigned int order,
                               const char *caller, bool cold)
 {
 	struct zone *z = page_zone_checked(pg);
@@ -894,7 +856,7 @@ void *buddy_alloc_exact(size_t size, gfp_t gfp)
 }
 
 /* Descriptor of a page-aligned address of ours that the caller may free. */
-static struct page *free_addr_to_page(const void *addr, const char *caller)
+struct page *free_addr_to_page(const void *addr, const char *caller)
 {
 	struct page *pg = sm_virt_to_page(addr);
 	if (unlikely(!pg || ((uintptr_t)addr & (SM_PAGE_SIZE - 1))))
@@ -1232,7 +1194,6 @@ void buddy_print_buddyinfo(FILE *out)
 	unsigned long nr[SM_NR_ZONES][SM_MAX_ORDER];
 	bool present[SM_NR_ZONES] = { false };
 
-	sm_ensure_init();
 	for (int i = 0; i < SM_NR_ZONES; i++) {
 		struct zone *z = &sm_zones[i];
 		if (!z->zone_span)
@@ -1251,17 +1212,6 @@ void buddy_print_buddyinfo(FILE *out)
 			fprintf(out, "%6lu ", nr[i][o]);
 		fputc('\n', out);
 	}
-}
-
-/**
- * slabmalloc_buddyinfo - print the buddy allocator's free blocks per order.
- * @out: where to print (a FILE the caller owns)
- *
- * CONTEXT: may block.
- */
-SM_EXPORT void slabmalloc_buddyinfo(FILE *out)
-{
-	buddy_print_buddyinfo(out);
 }
 
 #define VBAD(...) do { sm_dprintf(2, "buddy_validate: " __VA_ARGS__); ok = false; } while (0)
@@ -1469,7 +1419,7 @@ static bool window_validate(void)
 	const struct zone *z = &sm_zones[ZONE_NORMAL];
 	size_t w = window_pages, n = z->zone_limit >> SM_PAGE_SHIFT;
 	if (!w) {
-		if (sm_window_map != (struct page *)&slab_page_none || sm_window_mask)
+		if (sm_window_map != (struct page *)&sm_page_none || sm_window_mask)
 			VBAD("window: closed but map %p mask %lx\n", (void *)sm_window_map,
 			     (unsigned long)sm_window_mask);
 		return ok;
@@ -1513,299 +1463,4 @@ bool buddy_validate(void)
 	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
 	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
 	return ok;
-}
-
-/* ---- the exported kernel page API (<slabmalloc/mm.h>) ---- */
-
-/* A request that no retry can satisfy. */
-static SM_COLD void alloc_impossible(gfp_t gfp, size_t size, const char *what)
-{
-	if (gfp & __GFP_NOFAIL)
-		sm_fatal("%s(): __GFP_NOFAIL request of %zu bytes can never be met%s",
-		         what, size, (gfp & __GFP_DMA) ? " (no DMA zone)" : "");
-	if (!(gfp & __GFP_NOWARN))
-		sm_warn("%s(): request of %zu bytes can never be met, gfp 0x%x", what,
-		        size, gfp);
-}
-
-/*
- * The fast paths of the public entry points: a pop from or a push onto the
- * hot end of the calling thread's list, with everything else (refill,
- * drain, __GFP_COLD/__GFP_ZERO/__GFP_DMA, fault injection, a thread that is
- * not attached, bad input) left to the full paths, which also report.
- */
-static inline struct page *pcp_alloc_fast(gfp_t gfp, unsigned int order)
-{
-	if (unlikely(gfp & (__GFP_DMA | __GFP_COLD | __GFP_ZERO)) ||
-	    unlikely(SM_READ_ONCE(sm_fault_active)))
-		return NULL;
-	struct pcp_list *l = pcp_fast(order);
-	if (unlikely(!l) || unlikely(!l->pl_head))
-		return NULL;
-	struct page *pg = pcp_pop_head(l);
-	pg->flags = PG_head;            /* .order was kept */
-	return pg;
-}
-
-/* @pg is a descriptor of ZONE_NORMAL's grown part: freed when it heads an
- * allocated page block of @order (not an upper layer's) and the list has
- * room. */
-static inline bool pcp_free_fast(struct page *pg, unsigned int order)
-{
-	if (unlikely((pg->flags & (PG_head | PG_buddy | PG_pcp | PG_purge | PG_exact |
-	                           PG_lcached | PG_slab | PG_large)) != PG_head) ||
-	    unlikely(pg->order != order) || unlikely(pg->slab_cache != NULL))
-		return false;
-	struct pcp_list *l = pcp_fast(order);
-	if (unlikely(!l) || unlikely(l->pl_count >= pcp_high(order)))
-		return false;
-	pg->flags = PG_pcp | PG_dirty;
-	pcp_push_head(l, pg);
-	return true;
-}
-
-static inline bool zone_usable(gfp_t gfp)
-{
-	return sm_zones[(gfp & __GFP_DMA) ? ZONE_DMA : ZONE_NORMAL].zone_span != 0;
-}
-
-static struct page *alloc_pages_common(gfp_t gfp, unsigned int order, const char *what)
-{
-	sm_ensure_init();
-	if (unlikely(order >= SM_MAX_ORDER || !zone_usable(gfp))) {
-		alloc_impossible(gfp, order < 64 ? SM_PAGE_SIZE << order : SIZE_MAX, what);
-		return NULL;
-	}
-	if (unlikely(sm_fault_active) && should_fail_alloc_page(order, gfp))
-		return NULL;
-	unsigned int attempt = 0;
-	for (;;) {
-		struct page *pg = buddy_alloc(gfp, order);
-		if (likely(pg))
-			return pg;
-		if (!gfp_retry(gfp, &attempt, what, SM_PAGE_SIZE << order))
-			return NULL;
-	}
-}
-
-/**
- * slabmalloc_alloc_pages - allocate 2^@order contiguous pages.
- * @gfp_mask: GFP flags (__GFP_DMA, __GFP_ZERO, __GFP_COLD, GFP_ATOMIC, ...)
- * @order: 0..MAX_ORDER-1
- *
- * CONTEXT: any thread; blocks only if @gfp_mask allows it.
- * RETURNS: the descriptor of the first page, or NULL.
- */
-SM_EXPORT struct page *slabmalloc_alloc_pages(gfp_t gfp_mask, unsigned int order)
-{
-	struct page *pg = pcp_alloc_fast(gfp_mask, order);
-	if (likely(pg))
-		return pg;
-	return alloc_pages_common(gfp_mask, order, "alloc_pages");
-}
-
-/**
- * slabmalloc_alloc_pages_node - alloc_pages on NUMA node @nid.
- * @nid: 0 or -1 (there is one node); any other value fails
- *
- * RETURNS: as alloc_pages(), NULL for an unknown node.
- */
-SM_EXPORT struct page *slabmalloc_alloc_pages_node(int nid, gfp_t gfp_mask,
-                                                   unsigned int order)
-{
-	if (nid != 0 && nid != -1)
-		return NULL;
-	return alloc_pages_common(gfp_mask, order, "alloc_pages_node");
-}
-
-/**
- * slabmalloc___get_free_pages - allocate 2^@order pages, return the address.
- *
- * CONTEXT: as alloc_pages().
- * RETURNS: the address of the block, or 0.
- */
-SM_EXPORT unsigned long slabmalloc___get_free_pages(gfp_t gfp_mask, unsigned int order)
-{
-	struct page *pg = pcp_alloc_fast(gfp_mask, order);
-	if (likely(pg))
-		return (unsigned long)sm_page_to_virt(pg);
-	pg = alloc_pages_common(gfp_mask, order, "__get_free_pages");
-	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
-}
-
-/**
- * slabmalloc_get_zeroed_page - one zeroed page.
- *
- * Zero even when the page was freed dirty; clean pages skip the memset.
- * RETURNS: its address, or 0.
- */
-SM_EXPORT unsigned long slabmalloc_get_zeroed_page(gfp_t gfp_mask)
-{
-	struct page *pg = alloc_pages_common(gfp_mask | __GFP_ZERO, 0, "get_zeroed_page");
-	return pg ? (unsigned long)sm_page_to_virt(pg) : 0;
-}
-
-/* Descriptor from a struct page * argument, checked. */
-static struct page *checked_page(const struct page *page, const char *caller)
-{
-	sm_ensure_init();
-	if (unlikely(!page || !page_zone_checked(page)))
-		sm_fatal("%s(): invalid page %p", caller, (const void *)page);
-	return (struct page *)page;
-}
-
-/* The public free functions refuse blocks that belong to an upper layer. */
-static void check_not_upper(struct page *pg, const char *caller)
-{
-	if (unlikely(pg->slab_cache || (pg->flags & (PG_slab | PG_large))))
-		sm_fatal("%s(): invalid address %p (not a page block: kmalloc or slab memory)",
-		         caller, sm_page_to_virt(pg));
-}
-
-/* free_pages() but its fast path. */
-static SM_NOINLINE void free_pages_slow(unsigned long addr, unsigned int order)
-{
-	sm_ensure_init();
-	struct page *pg = free_addr_to_page((const void *)addr, "free_pages");
-	check_not_upper(pg, "free_pages");
-	buddy_free_common(pg, order, "free_pages", false);
-}
-
-/**
- * slabmalloc_free_pages - free a block from __get_free_pages().
- * @addr: its address (0 is ignored)
- * @order: the order it was allocated with
- *
- * CONTEXT: any thread. Bad input stops the program with one line.
- */
-SM_EXPORT void slabmalloc_free_pages(unsigned long addr, unsigned int order)
-{
-	if (!addr)
-		return;
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = addr - z->zone_base;
-	if (likely(off < SM_READ_ONCE(z->zone_limit)) && likely(!(addr & (SM_PAGE_SIZE - 1))) &&
-	    likely(pcp_free_fast(&z->zone_mem_map[off >> SM_PAGE_SHIFT], order)))
-		return;
-	free_pages_slow(addr, order);
-}
-
-/* __free_pages() but its fast path. */
-static SM_NOINLINE void free_pages_desc_slow(struct page *page, unsigned int order)
-{
-	struct page *pg = checked_page(page, "__free_pages");
-	check_not_upper(pg, "__free_pages");
-	buddy_free_common(pg, order, "__free_pages", false);
-}
-
-/**
- * slabmalloc___free_pages - free a block from alloc_pages().
- * @page: its descriptor
- * @order: the order it was allocated with
- *
- * CONTEXT: any thread. Bad input stops the program with one line.
- */
-SM_EXPORT void slabmalloc___free_pages(struct page *page, unsigned int order)
-{
-	const struct zone *z = &sm_zones[ZONE_NORMAL];
-	uintptr_t off = (uintptr_t)page - (uintptr_t)z->zone_mem_map;
-	if (likely(off < (SM_READ_ONCE(z->zone_limit) >> SM_PAGE_SHIFT) * sizeof(struct page)) &&
-	    likely(off % sizeof(struct page) == 0) && likely(pcp_free_fast(page, order)))
-		return;
-	free_pages_desc_slow(page, order);
-}
-
-/**
- * slabmalloc_free_hot_page - free an order-0 page to the hot end of the
- * calling thread's page list (the next allocation gets it back).
- */
-SM_EXPORT void slabmalloc_free_hot_page(struct page *page)
-{
-	struct page *pg = checked_page(page, "free_hot_page");
-	check_not_upper(pg, "free_hot_page");
-	buddy_free_common(pg, 0, "free_hot_page", false);
-}
-
-/**
- * slabmalloc_free_cold_page - free an order-0 page to the cold end of the
- * calling thread's page list (handed out last, or by __GFP_COLD).
- */
-SM_EXPORT void slabmalloc_free_cold_page(struct page *page)
-{
-	struct page *pg = checked_page(page, "free_cold_page");
-	check_not_upper(pg, "free_cold_page");
-	buddy_free_common(pg, 0, "free_cold_page", true);
-}
-
-/**
- * slabmalloc_page_address - the address a page descriptor describes.
- * @page: a descriptor from alloc_pages()/virt_to_page(), or NULL
- *
- * RETURNS: the address, NULL for NULL. A pointer that is not one of our
- * descriptors stops the program with one line.
- */
-SM_EXPORT void *slabmalloc_page_address(const struct page *page)
-{
-	if (!page)
-		return NULL;
-	return sm_page_to_virt(checked_page(page, "page_address"));
-}
-
-/**
- * slabmalloc_virt_to_page - the descriptor of the page holding @addr.
- *
- * RETURNS: the descriptor, or NULL when @addr is not in our page heap.
- */
-SM_EXPORT struct page *slabmalloc_virt_to_page(const void *addr)
-{
-	sm_ensure_init();
-	return sm_virt_to_page(addr);
-}
-
-/**
- * slabmalloc_alloc_pages_exact - whole pages for @size bytes, trimmed.
- * @size: bytes (at most 4 MiB)
- * @gfp_mask: GFP flags
- *
- * Allocates the enclosing power-of-two block and gives the pages beyond
- * PAGE_ALIGN(@size) back at once, so less than one page is wasted.
- * RETURNS: a page-aligned address, or NULL (also for size 0).
- */
-SM_EXPORT void *slabmalloc_alloc_pages_exact(size_t size, gfp_t gfp_mask)
-{
-	sm_ensure_init();
-	if (size == 0)
-		return NULL;
-	if (unlikely(size > SM_SECTION_SIZE || !zone_usable(gfp_mask))) {
-		alloc_impossible(gfp_mask, size, "alloc_pages_exact");
-		return NULL;
-	}
-	if (unlikely(sm_fault_active) &&
-	    should_fail_alloc_page((unsigned int)get_order(size), gfp_mask))
-		return NULL;
-	unsigned int attempt = 0;
-	for (;;) {
-		void *p = buddy_alloc_exact(size, gfp_mask);
-		if (likely(p))
-			return p;
-		if (!gfp_retry(gfp_mask, &attempt, "alloc_pages_exact", size))
-			return NULL;
-	}
-}
-
-/**
- * slabmalloc_free_pages_exact - free memory from alloc_pages_exact().
- * @virt: its address (NULL is ignored)
- * @size: the size it was allocated with
- *
- * CONTEXT: any thread. Bad input (wrong size included) stops the program.
- */
-SM_EXPORT void slabmalloc_free_pages_exact(void *virt, size_t size)
-{
-	if (!virt)
-		return;
-	sm_ensure_init();
-	struct page *pg = free_addr_to_page(virt, "free_pages_exact");
-	check_not_upper(pg, "free_pages_exact");
-	buddy_free_exact(virt, size, "free_pages_exact");
 }

@@ -1,28 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * init.c — bringing the layers up, thread attach/exit, fork, and the
- * allocation-free error reporting every layer uses.
+ * report.c — the allocation-free error reporting every layer uses:
+ * sm_fatal (one line, then abort), sm_warn (one line prefixed
+ * "slabmalloc: "), sm_dprintf (formatted write to a file descriptor) and
+ * the debug-build assertion failure.
  *
- * Initialisation is lazy: the first call that needs the allocator (a malloc,
- * a page allocation) runs sm_init_slow() under sm_init_lock, which brings the
- * layers up bottom-up. Nothing in it allocates through malloc, so it cannot
- * recurse; a thread that re-enters while it initialises (a hook in a lower
- * layer calling malloc) is served from bootmem by the malloc layer.
- * A library constructor also runs the initialisation and registers the fork
- * handlers: pthread_atfork() may allocate, so it is never called from inside
- * malloc.
- *
- * Threads: the first slow path of a thread calls sm_thread_attach(), which
- * arms a pthread key whose destructor returns the thread's magazines to the
- * depots and its page lists to the buddy allocator. After that the thread
- * is marked exiting, and its later calls (other TLS destructors that free)
- * bypass the per-thread caches.
- *
- * Fork: the prepare handler takes every lock in the order of internal.h;
- * the parent releases them; the child re-initialises them (only the forking
- * thread exists in the child, so the state they protect is consistent).
+ * Base floor (internal.h): it calls nothing of slabmalloc and nothing that
+ * allocates, so any layer may report from any state, including inside
+ * malloc, before initialisation and in a forked child. The formatter is a
+ * printf subset written into a stack buffer (1 KiB; longer messages are
+ * truncated), and the buffer goes out with write(2).
  */
-#include "slab_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,14 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int sm_initialized;
-SM_TLS int sm_thread_state;
-
-static pthread_mutex_t sm_init_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_key_t sm_thread_key;
-static int sm_init_running;
-
-/* ---- allocation-free formatting ---- */
+/* ---- formatting ---- */
 
 static size_t fmt_u(char *b, unsigned long long v, unsigned base)
 {
@@ -196,68 +178,3 @@ void sm_assert_fail(const char *expr, const char *file, int line)
 	sm_fatal("slabmalloc: assertion failed: %s (%s:%d)", expr, file, line);
 }
 
-/* ---- threads ---- */
-
-static void sm_thread_destructor(void *arg)
-{
-	(void)arg;
-	sm_thread_state = SM_THREAD_EXITING;
-	sm_thread_exit_layers();
-}
-
-void sm_thread_attach(void)
-{
-	if (sm_thread_state != SM_THREAD_NEW)
-		return;
-	sm_ensure_init();
-	sm_thread_state = SM_THREAD_ATTACHED;
-	pthread_setspecific(sm_thread_key, (void *)1);
-}
-
-/* ---- initialisation ---- */
-
-void sm_init_slow(void)
-{
-	pthread_mutex_lock(&sm_init_lock);
-	if (!sm_initialized && !sm_init_running) {
-		sm_init_running = 1;
-		os_init();
-		pthread_key_create(&sm_thread_key, sm_thread_destructor);
-		sm_init_layers();
-		__atomic_store_n(&sm_initialized, 1, __ATOMIC_RELEASE);
-		sm_init_running = 0;
-	}
-	pthread_mutex_unlock(&sm_init_lock);
-}
-
-bool sm_init_in_progress(void)
-{
-	return __atomic_load_n(&sm_init_running, __ATOMIC_RELAXED) != 0;
-}
-
-/* ---- fork ---- */
-
-static void sm_prefork(void)
-{
-	pthread_mutex_lock(&sm_init_lock);
-	sm_prefork_layers();
-}
-
-static void sm_postfork_parent(void)
-{
-	sm_postfork_parent_layers();
-	pthread_mutex_unlock(&sm_init_lock);
-}
-
-static void sm_postfork_child(void)
-{
-	sm_postfork_child_layers();
-	pthread_mutex_init(&sm_init_lock, NULL);
-}
-
-__attribute__((constructor(101)))
-static void sm_constructor(void)
-{
-	sm_ensure_init();
-	pthread_atfork(sm_prefork, sm_postfork_parent, sm_postfork_child);
-}

@@ -1,4 +1,8 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 11 (src/layers.txt): built on the entry points (kmalloc,
+ * kmem_cache_*, alloc_pages) like any caller; its fork handlers reach the
+ * top through sm_fork_register.
+ */
 /*
  * mempool.c — memory pools: a guaranteed reserve of preallocated elements
  * on top of any allocator (the kernel's mm/mempool.c, LDD3 chapter 8).
@@ -94,6 +98,14 @@ struct mempool_s {
 };
 
 static pthread_mutex_t mempool_list_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Fork handlers (below), registered with the top's at the first pool. */
+static void mempool_prefork(void);
+static void mempool_postfork_parent(void);
+static void mempool_postfork_child(void);
+static const struct sm_fork_ops mempool_fork_ops = {
+	mempool_prefork, mempool_postfork_parent, mempool_postfork_child,
+};
 static struct mempool_s *mempool_list;
 
 /* ---- small helpers ---- */
@@ -330,6 +342,7 @@ static mempool_t *pool_create(int min_nr, mempool_alloc_t *alloc_fn,
 		add_element(pool, element);
 	}
 
+	sm_fork_register(&mempool_fork_ops);
 	pthread_mutex_lock(&mempool_list_lock);
 	pool->pool_next = mempool_list;
 	if (mempool_list)
@@ -723,21 +736,21 @@ SM_EXPORT void slabmalloc_mempool_free_pages(void *element, void *pool_data)
 
 /* ---- fork ---- */
 
-void mempool_prefork(void)
+static void mempool_prefork(void)
 {
 	pthread_mutex_lock(&mempool_list_lock);
 	for (struct mempool_s *p = mempool_list; p; p = p->pool_next)
 		pthread_mutex_lock(&p->pool_lock);
 }
 
-void mempool_postfork_parent(void)
+static void mempool_postfork_parent(void)
 {
 	for (struct mempool_s *p = mempool_list; p; p = p->pool_next)
 		pthread_mutex_unlock(&p->pool_lock);
 	pthread_mutex_unlock(&mempool_list_lock);
 }
 
-void mempool_postfork_child(void)
+static void mempool_postfork_child(void)
 {
 	for (struct mempool_s *p = mempool_list; p; p = p->pool_next) {
 		pthread_condattr_t attr;

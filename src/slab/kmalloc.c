@@ -1,4 +1,8 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 7 (src/layers.txt): calls magazine.c, slab.c, the page floors and
+ * the base floor. The exported kmalloc family is in api/slab_api.c and the
+ * malloc family in api/malloc.c.
+ */
 /*
  * kmalloc.c — general-purpose allocation by size: the kmalloc-N caches,
  * whole pages for larger sizes, direct mappings for huge ones.
@@ -43,9 +47,11 @@
  * caught by the free that repeats it (as glibc's tcache does); allocation
  * clears it. Objects of user caches with constructors are never written.
  *
- * Before initialisation a call from inside the initialising thread (a lower
- * layer's hook that mallocs) is served from bootmem with a small header;
- * such blocks are recognised and handled by free/realloc/usable-size.
+ * The entry points above (malloc.c, slab_api.c) initialise the allocator
+ * before they call down. A call from inside the initialising thread (a lower
+ * layer's hook that mallocs) still finds the layers down, and is served from
+ * bootmem with a small header; such blocks are recognised and handled by
+ * free/realloc/usable-size.
  */
 #include "kmalloc.h"
 
@@ -117,21 +123,9 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 
 /* ---- per-thread cache of large blocks ---- */
 
-#define LCACHE_BYTES_MAX (4u << 20)
-
-/* One LIFO list per page count, linked through the first word of each
- * cached block; the blocks stay PG_exact|PG_lcached in the buddy's eyes.
- * Only blocks of ZONE_NORMAL are cached, so that a block's descriptor is
- * found without a zone lookup. lc_room is what the lists may still take:
- * 0 until the thread is attached (it then has an exit hook that flushes
- * them: lcache_arm) and again once it exits, so that one compare covers
- * both the byte limit and the thread's state. */
-struct large_cache {
-	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
-	size_t  lc_room;
-	bool    lc_armed;
-};
-static SM_TLS struct large_cache sm_lcache;
+/* The lists themselves (struct large_cache) and their pop (lcache_take) are
+ * in kmalloc.h, for the slow paths of malloc and kmalloc. */
+SM_TLS struct large_cache sm_lcache;
 
 static void lcache_release(void *blk, size_t npages)
 {
@@ -147,19 +141,6 @@ static void lcache_arm(void)
 		lc->lc_armed = true;
 		lc->lc_room = LCACHE_BYTES_MAX;
 	}
-}
-
-static inline void *lcache_take(size_t npages)
-{
-	struct large_cache *lc = &sm_lcache;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX)
-		return NULL;
-	void *b = lc->lc_bin[npages];
-	if (b) {
-		lc->lc_bin[npages] = *(void **)b;
-		lc->lc_room += npages << SM_PAGE_SHIFT;
-	}
-	return b;
 }
 
 /* Keep a freed block for this thread unless that would pass the byte
@@ -251,7 +232,7 @@ static SM_NOINLINE struct kmem_cache *kmalloc_dma_cache(unsigned int i, gfp_t gf
 	if (__atomic_compare_exchange_n(&kmalloc_dma_caches[i], &c, mine, false,
 	                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return mine;
-	slabmalloc_kmem_cache_destroy(mine);
+	cache_destroy(mine);
 	return c;
 }
 
@@ -281,6 +262,7 @@ void kmalloc_init(void)
 	for (size_t i = 0; i <= KMALLOC_MAX_CACHE_SIZE / 256; i++)
 		kmalloc_slot_medium[i] = kmalloc_class_key(i * 256);
 	__atomic_store_n(&kmalloc_ready, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&sm_fault_notify, kmalloc_update_fast_limit, __ATOMIC_RELEASE);
 	kmalloc_update_fast_limit();
 	if (config_debug) {
 		for (size_t s = 0; s <= KMALLOC_MAX_CACHE_SIZE; s++) {
@@ -344,12 +326,10 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 	return kmalloc_huge(size, gfp);
 }
 
-static SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
-
 /* A slab size whose magazine is empty, while the fast path is open
  * (initialised, no fault injection): straight to the magazine layer; the
  * retry policy is kmalloc_slower's, if that fails. */
-static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
+void *kmalloc_refill(size_t size, gfp_t gfp)
 {
 	struct kmem_cache *c = kmalloc_cache(size, gfp);
 	if (unlikely(!c))
@@ -362,52 +342,21 @@ static SM_NOINLINE void *kmalloc_refill(size_t size, gfp_t gfp)
 	return kmalloc_slower(size, gfp);
 }
 
-/* The body of kmalloc_slow, inlined into it and into malloc_slow, where
- * the flags are a constant. */
-static inline void *kmalloc_slow_body(size_t size, gfp_t gfp)
-{
-	/* Sizes the thread has a cached block for: pop it. (Before init and
-	 * under fault injection the lists are empty or skipped; the blocks are
-	 * ZONE_NORMAL's, so __GFP_DMA skips them too.) Blocks of up to 8 pages
-	 * are only cached when an aligned allocation (kmalloc_aligned, above a
-	 * page) made them: a slab size that misses its magazine may take one,
-	 * a whole-page allocation like any large one, rather than leave it
-	 * idle; otherwise it costs one lookup of an empty list. */
-	if (size <= ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) &&
-	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
-		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
-		if (b) {
-			/* A cached block is in ZONE_NORMAL's grown part: the
-			 * window's descriptor is its own. */
-			sm_page_window(b)->flags ^= PG_lcached | PG_large;
-			return b;
-		}
-	}
-	if (size < SM_READ_ONCE(kmalloc_fast_limit))
-		return kmalloc_refill(size, gfp);
-	return kmalloc_slower(size, gfp);
-}
-
 void *kmalloc_slow(size_t size, gfp_t gfp)
 {
-	return kmalloc_slow_body(size, gfp);
+	return kmalloc_slow_body(size, gfp, NULL);
 }
 
-void *malloc_slow(size_t size)
+void *kmalloc_slower(size_t size, gfp_t gfp)
 {
-	return kmalloc_slow_body(size, MALLOC_GFP);
-}
-
-static void *kmalloc_slower(size_t size, gfp_t gfp)
-{
+	/* Entry points initialise before they call down; a call that finds
+	 * the layers not up comes from the initialising thread itself. */
 	if (unlikely(!__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))) {
-		if (sm_init_in_progress()) {
-			void *p = boot_alloc(size);
-			if (!p)
-				errno = ENOMEM;
-			return p;
-		}
-		sm_ensure_init();
+		sm_assert(sm_init_in_progress());
+		void *p = boot_alloc(size);
+		if (!p)
+			errno = ENOMEM;
+		return p;
 	}
 	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL)) {
 		const char *name = size <= KMALLOC_MAX_CACHE_SIZE ?
@@ -459,7 +408,6 @@ void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp)
 			return kmalloc_slow((size_t)1 << (64 - __builtin_clzl(need - 1)), gfp);
 		return kmalloc_slow(size, gfp);
 	}
-	sm_ensure_init();
 	if (need > KMALLOC_MAX_PAGES_SIZE) {
 		if (!(gfp & __GFP_WAIT) || (gfp & __GFP_DMA))
 			return NULL;     /* never map new memory without blocking;
@@ -732,55 +680,4 @@ void kmalloc_totals(struct kmalloc_totals *t)
 	slab_for_each_cache(totals_cb, t);
 	t->huge_bytes = vmap_total_bytes();
 	t->cached_large_bytes = lcache_bytes();
-}
-
-/* ---- the exported kmalloc API ---- */
-
-/**
- * slabmalloc_kmalloc - allocate @size bytes.
- * CONTEXT: any; GFP_ATOMIC never blocks and fails fast.
- * RETURNS: memory aligned to 16 bytes (8 for sizes up to 8), or NULL.
- */
-SM_EXPORT void *slabmalloc_kmalloc(size_t size, gfp_t flags)
-{
-	if (likely(!(flags & (__GFP_ZERO | __GFP_DMA)))) {
-		void *p = kmalloc_fast(size);
-		if (likely(p != NULL))
-			return p;
-	}
-	return kmalloc_slow(size, flags);
-}
-
-SM_EXPORT void *slabmalloc_kzalloc(size_t size, gfp_t flags)
-{
-	return kmalloc_slow(size, flags | __GFP_ZERO);
-}
-
-SM_EXPORT void *slabmalloc_kcalloc(size_t n, size_t size, gfp_t flags)
-{
-	size_t bytes;
-	if (__builtin_mul_overflow(n, size, &bytes))
-		return NULL;
-	return kmalloc_slow(bytes, flags | __GFP_ZERO);
-}
-
-SM_EXPORT void *slabmalloc_krealloc(const void *p, size_t new_size, gfp_t flags)
-{
-	if (!p)
-		return kmalloc_slow(new_size, flags);
-	if (new_size == 0) {
-		kfree_slow(p, "krealloc");
-		return NULL;     /* the kernel returns ZERO_SIZE_PTR; NULL here */
-	}
-	return krealloc_slow(p, new_size, flags, "krealloc");
-}
-
-SM_EXPORT void slabmalloc_kfree(const void *p)
-{
-	kfree_fast(p, "kfree");
-}
-
-SM_EXPORT size_t slabmalloc_ksize(const void *p)
-{
-	return kmalloc_usable(p, "ksize");
 }

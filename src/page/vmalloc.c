@@ -1,4 +1,8 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 4 (src/layers.txt): calls buddy.c (the decay period), bootmem.c
+ * and the base floor. vmalloc/vfree/ioremap/iounmap themselves are entry
+ * points in api/vmalloc_api.c.
+ */
 /*
  * vmalloc.c — huge regions mapped directly (vmalloc, huge kmalloc) and
  * physical ranges mapped through /dev/mem (ioremap).
@@ -579,62 +583,14 @@ void vmap_postfork_child(void)
 	pthread_mutex_init(&vm_lock, NULL);
 }
 
-/* ---- vmalloc API (<slabmalloc/vmalloc.h>) ---- */
-
-/**
- * slabmalloc_vmalloc - a large, virtually contiguous region.
- * @size: bytes
- *
- * The region is its own mapping followed by a guard page.
- * CONTEXT: may block (mmap).
- * RETURNS: page-aligned memory (zero-filled, as fresh mappings are), or NULL
- * (size 0, no memory).
- */
-SM_EXPORT void *slabmalloc_vmalloc(unsigned long size)
-{
-	sm_ensure_init();
-	return vmap_alloc(size, true, false);
-}
-
-/**
- * slabmalloc_vzalloc - vmalloc, zeroed.
- * RETURNS: zeroed page-aligned memory, or NULL.
- */
-SM_EXPORT void *slabmalloc_vzalloc(unsigned long size)
-{
-	sm_ensure_init();
-	return vmap_alloc(size, true, true);
-}
-
-/**
- * slabmalloc_vfree - release a region from vmalloc/vzalloc.
- * @addr: the region, or NULL (no-op)
- *
- * CONTEXT: may block. Any other pointer stops the program with one line.
- */
-SM_EXPORT void slabmalloc_vfree(const void *addr)
-{
-	if (!addr)
-		return;
-	vmap_free(addr, "vfree");
-}
-
 /* ---- ioremap (<slabmalloc/io.h>) ---- */
 
-/**
- * slabmalloc_ioremap - map physical memory [@offset, @offset + @size).
- *
- * CONTEXT: may block. Needs access to /dev/mem.
- * RETURNS: the address of @offset in the mapping, or NULL with errno set:
- * EINVAL for a zero or overflowing range, otherwise open()'s or mmap()'s
- * error (ENOENT, EACCES, EPERM, ...), ENOMEM if it cannot be registered.
- */
-SM_EXPORT void *slabmalloc_ioremap(unsigned long offset, unsigned long size)
+/* ioremap()'s work (page_alloc.h). */
+void *vmap_ioremap(unsigned long offset, unsigned long size)
 {
 	unsigned long in_page = offset & (SM_PAGE_SIZE - 1);
 	unsigned long base = offset - in_page;
 
-	sm_ensure_init();
 	if (size == 0 || offset + size < offset ||
 	    in_page + size < size || in_page + size > ~0ul - SM_PAGE_SIZE ||
 	    offset > (unsigned long)INT64_MAX) {
@@ -661,17 +617,10 @@ SM_EXPORT void *slabmalloc_ioremap(unsigned long offset, unsigned long size)
 	return p + in_page;
 }
 
-/**
- * slabmalloc_iounmap - undo ioremap().
- * @addr: what ioremap returned, or NULL (no-op)
- *
- * CONTEXT: may block. Any other pointer stops the program with one line.
- */
-SM_EXPORT void slabmalloc_iounmap(volatile void *addr)
+/* iounmap()'s work for a non-NULL @addr (page_alloc.h). */
+void vmap_iounmap(volatile void *addr)
 {
 	struct vm_entry e;
-	if (!addr)
-		return;
 	if (!vm_take((uintptr_t)addr, true, &e))
 		sm_fatal("iounmap(): invalid address %p", (void *)addr);
 	os_unmap((void *)e.va_map, e.va_map_len);

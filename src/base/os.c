@@ -1,4 +1,6 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 0 (src/layers.txt): calls only the C library and the kernel.
+ */
 /*
  * os.c — the OS layer: the only file of slabmalloc that makes system calls
  * (mimalloc's prim.h idea: every OS service behind one small contract, see

@@ -1,4 +1,6 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 1 (src/layers.txt): calls the base floor only (os.c, report.c).
+ */
 /*
  * bootmem.c — boot-time memory: the allocator of last resort that works
  * before anything else (the kernel's bootmem/memblock).

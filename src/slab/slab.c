@@ -1,4 +1,9 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT *
+ * Floor 5 (src/layers.txt): calls the page floors and the base floor,
+ * never the magazine layer above it; what needs both slabs and magazines
+ * (destroy, shrink, slabinfo) is the magazine layer's, and the exported
+ * kmem_cache_* functions are entry points in api/slab_api.c.
+ */
 /*
  * slab.c — the slab layer: kmem caches, slabs, constructed objects, slabinfo.
  *
@@ -212,7 +217,7 @@ static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 
 /* True when an object of @size/@align could be cached (kmem_cache_create's
  * validation of user input). */
-static bool slab_size_ok(size_t size, size_t align, unsigned long flags)
+bool slab_size_ok(size_t size, size_t align, unsigned long flags)
 {
 	size_t stride, a;
 	if (size == 0 || size > (SM_PAGE_SIZE << (SM_MAX_ORDER - 1)))
@@ -480,7 +485,7 @@ void *slab_alloc_one(struct kmem_cache *c, gfp_t gfp)
 
 /* Diagnose a pointer that failed the object checks of @c, then abort. */
 SM_COLD SM_NORETURN
-static void slab_bad_free(const struct kmem_cache *c, const void *p, const char *caller)
+void slab_bad_free(const struct kmem_cache *c, const void *p, const char *caller)
 {
 	struct page *pg = sm_virt_to_page(p);
 	if (!pg)
@@ -612,7 +617,7 @@ static bool slab_cache_link_locked(struct kmem_cache *c)
 	return true;
 }
 
-static void slab_cache_unlink_locked(struct kmem_cache *c)
+void slab_cache_unlink_locked(struct kmem_cache *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -668,16 +673,21 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
 }
 
 /*
- * slab_page_none - the one descriptor of the window before it opens
- * (page_alloc.h): all zero, so its slab_key is 0, which must name a slot
- * that is always full, so that a free that comes before initialisation takes
- * the slow path. Elsewhere 0 is SM_TC_NONE's offset in sm_tc. On x86-64 a
- * key is an offset from the thread pointer and 0 names the thread control
- * block, whose first and third words (glibc's tcb and self) both point to
- * the block itself: a "slot" whose top equals its end. slab_init checks it.
+ * Key 0 is the slab_key of sm_page_none, the window's one descriptor before
+ * it opens (page_alloc.h): it must name a slot that is always full, so that
+ * a free that comes before initialisation takes the slow path. Elsewhere 0
+ * is SM_TC_NONE's offset in sm_tc. On x86-64 a key is an offset from the
+ * thread pointer and 0 names the thread control block, whose first and third
+ * words (glibc's tcb and self) both point to the block itself: a "slot"
+ * whose top equals its end. slab_init checks it.
  */
-_Static_assert(SM_TC_NONE == 0, "slab_page_none: SM_TC_NONE is slot 0");
-const struct page slab_page_none;
+_Static_assert(SM_TC_NONE == 0, "sm_page_none: SM_TC_NONE is slot 0");
+
+/* The calling thread's slots, one per cache id (slab_internal.h). Defined
+ * on this floor because the slab layer names them: each slab page records
+ * the key of its cache's slot (slab_key) and each cache the key its fast
+ * paths use (cc_key). The magazine layer above fills and empties them. */
+SM_TLS struct thread_cache sm_tc;
 
 void slab_init(void)
 {
@@ -687,7 +697,7 @@ void slab_init(void)
 		/* cc_top and cc_hi of "slot" 0: %fs:0 and %fs:16. */
 		uintptr_t top, hi;
 		__asm__("movq %%fs:0, %0\n\tmovq %%fs:16, %1" : "=r"(top), "=r"(hi));
-		if (slab_page_none.slab_key != 0 || top != hi)
+		if (sm_page_none.slab_key != 0 || top != hi)
 			sm_fatal("slabmalloc: unsupported thread control block layout "
 			         "(a glibc x86-64 TCB is needed)");
 	}
@@ -699,6 +709,19 @@ void slab_init(void)
 	pthread_mutex_lock(&sm_cache_list_lock);
 	slab_cache_link_locked(c);
 	pthread_mutex_unlock(&sm_cache_list_lock);
+}
+
+void slab_cache_free(struct kmem_cache *c)
+{
+	pthread_mutex_lock(&c->slab_lock);
+	if (c->active_objs != 0 || c->partial || c->full)
+		slab_bug(c, "kmem_cache_destroy(): objects allocated while destroying");
+	size_t bytes = 0;
+	struct page *chain = slab_take_empty_locked(c, 0, &bytes);
+	pthread_mutex_unlock(&c->slab_lock);
+	slab_release_chain(c, chain);
+	pthread_mutex_destroy(&c->slab_lock);
+	slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
 }
 
 void slab_for_each_cache(void (*fn)(struct kmem_cache *, void *), void *arg)
@@ -810,40 +833,6 @@ bool slab_validate(struct kmem_cache *c)
 	return ok;
 }
 
-/* ---- slabinfo ---- */
-
-void slab_print_slabinfo(FILE *out)
-{
-	fprintf(out, "slabinfo - version: 2.1\n");
-	fprintf(out, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
-	             "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
-	             "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-	pthread_mutex_lock(&sm_cache_list_lock);
-	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
-		unsigned long cached = 0, avail = 0;
-		unsigned int limit = 0, batch = 0, factor = 0;
-		if (!(c->flags & SLAB_NOMAG)) {
-			cached = mag_count_cached(c);
-			pthread_mutex_lock(&c->depot.d_lock);
-			limit = c->depot.d_magsize;
-			batch = (limit + 1) / 2;
-			factor = mag_size_limit(c);
-			avail = (unsigned long)c->depot.d_rounds;
-			pthread_mutex_unlock(&c->depot.d_lock);
-		}
-		pthread_mutex_lock(&c->slab_lock);
-		unsigned long active = c->active_objs;
-		unsigned long slabs = c->nr_slabs, empty = c->nr_empty;
-		pthread_mutex_unlock(&c->slab_lock);
-		active = active > cached ? active - cached : 0;
-		fprintf(out, "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : "
-		             "slabdata %6lu %6lu %6lu\n",
-		        c->name, active, slabs * c->objects, c->size, c->objects,
-		        1 << c->order, limit, batch, factor, slabs - empty, slabs, avail);
-	}
-	pthread_mutex_unlock(&sm_cache_list_lock);
-}
-
 /* ---- fork ---- */
 
 void slab_prefork(void)
@@ -873,264 +862,4 @@ void slab_postfork_child(void)
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		pthread_mutex_init(&c->slab_lock, NULL);
 	pthread_mutex_init(&sm_cache_list_lock, NULL);
-}
-
-/* ---- the kmem_cache API ---- */
-
-/**
- * slabmalloc_kmem_cache_create - create a cache of objects of one size
- * @name: shown in slabinfo and error messages (copied, truncated to 31 bytes)
- * @size: object size in bytes (1 .. what fits a 4 MiB slab)
- * @align: alignment, a power of two up to PAGE_SIZE, or 0 for the default
- * @flags: SLAB_* cache flags
- * @ctor: run on every object when its slab is created, or NULL
- * @dtor: run on every object when its slab is released, or NULL
- *
- * CONTEXT: may block; not from a constructor or destructor.
- * RETURNS: the cache, or NULL with errno EINVAL (bad argument) or ENOMEM.
- * With SLAB_PANIC a failure aborts with a message instead.
- */
-SM_EXPORT kmem_cache_t *slabmalloc_kmem_cache_create(const char *name, size_t size,
-                                                     size_t align, unsigned long flags,
-                                                     kmem_cache_ctor_t ctor,
-                                                     kmem_cache_ctor_t dtor)
-{
-	const char *why = NULL;
-	flags &= SLAB_USER_FLAGS;
-	if (!name)
-		why = "NULL name";
-	else if (size == 0)
-		why = "size 0";
-	else if (align & (align - 1))
-		why = "alignment not a power of two";
-	else if (align > SM_PAGE_SIZE)
-		why = "alignment larger than a page";
-	else if (!slab_size_ok(size, align, flags))
-		why = "size too large for a slab";
-	if (why) {
-		if (flags & SLAB_PANIC)
-			sm_fatal("slabmalloc: kmem_cache_create(%s, %zu, %zu): %s",
-			         name ? name : "(null)", size, align, why);
-		errno = EINVAL;
-		return NULL;
-	}
-	sm_ensure_init();
-	struct kmem_cache *c = slab_cache_create(name, size, align, flags, ctor, dtor);
-	if (!c && (flags & SLAB_PANIC))
-		sm_fatal("slabmalloc: kmem_cache_create(%s, %zu, %zu): out of memory",
-		         name, size, align);
-	return c;
-}
-
-/**
- * slabmalloc_kmem_cache_destroy - destroy a cache
- * @c: the cache, or NULL (nothing to do)
- *
- * Objects free in magazines (of any thread, running or not) and in the depot
- * are not allocated: they are counted, and if every object of the cache is
- * one of them, flushed back to the slabs; then every slab is released
- * (destructors run) and the cache is freed. A correct program does not use a
- * cache while destroying it, and any thread still using it would hold an
- * allocated object, so the other threads' magazines can be flushed from here.
- *
- * CONTEXT: may block.
- * RETURNS: 0, or -EBUSY if objects are still allocated (then nothing has been
- * freed and the cache stays fully usable).
- */
-SM_EXPORT int slabmalloc_kmem_cache_destroy(kmem_cache_t *c)
-{
-	if (!c)
-		return 0;
-	if (c->flags & SLAB_NOMAG)
-		return -EBUSY;          /* internal caches are never destroyed */
-
-	pthread_mutex_lock(&sm_cache_list_lock);
-	unsigned long cached = mag_count_cached(c);
-	pthread_mutex_lock(&c->slab_lock);
-	unsigned long active = c->active_objs;
-	pthread_mutex_unlock(&c->slab_lock);
-	if (active > cached) {
-		pthread_mutex_unlock(&sm_cache_list_lock);
-		return -EBUSY;
-	}
-	mag_flush_all(c);
-	slab_cache_unlink_locked(c);
-	pthread_mutex_unlock(&sm_cache_list_lock);
-
-	pthread_mutex_lock(&c->slab_lock);
-	if (c->active_objs != 0 || c->partial || c->full)
-		slab_bug(c, "kmem_cache_destroy(): objects allocated while destroying");
-	struct page *chain = NULL;
-	size_t bytes = 0;
-	chain = slab_take_empty_locked(c, 0, &bytes);
-	pthread_mutex_unlock(&c->slab_lock);
-	slab_release_chain(c, chain);
-	pthread_mutex_destroy(&c->slab_lock);
-	pthread_mutex_destroy(&c->depot.d_lock);
-	slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
-	return 0;
-}
-
-/* The slow path of kmem_cache_alloc: the magazine layer's, retried as the
- * GFP flags say (__GFP_NOFAIL never returns NULL). */
-SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
-{
-	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL) &&
-	    should_failslab(c->name, c->object_size, gfp))
-		return NULL;
-	unsigned int attempt = 0;
-	for (;;) {
-		void *p = mag_alloc_slow(c, gfp);
-		if (likely(p != NULL))
-			return p;
-		if (!gfp_retry(gfp, &attempt, "kmem_cache_alloc", c->object_size))
-			return NULL;
-	}
-}
-
-/* __GFP_ZERO: out of line (injected failures are the slow path's). */
-SM_NOINLINE static void *kmem_cache_alloc_special(struct kmem_cache *c, gfp_t gfp)
-{
-	void *p = mag_alloc_or(c, gfp, kmem_cache_alloc_slow);
-	if (p && (gfp & __GFP_ZERO))
-		memset(p, 0, c->object_size);
-	return p;
-}
-
-/**
- * slabmalloc_kmem_cache_alloc - allocate an object
- * @c: the cache
- * @gfp: GFP flags (GFP_KERNEL, GFP_ATOMIC, __GFP_ZERO, __GFP_NOFAIL, ...)
- *
- * CONTEXT: any; GFP_ATOMIC never blocks.
- * RETURNS: an object in constructed state (zeroed with __GFP_ZERO), or NULL.
- */
-SM_EXPORT void *slabmalloc_kmem_cache_alloc(kmem_cache_t *c, gfp_t gfp)
-{
-	if (unlikely(gfp & __GFP_ZERO))
-		return kmem_cache_alloc_special(c, gfp);
-	/* mag_alloc's fast path, with a slow path that retries per @gfp (and
-	 * alone asks for injected failures: cc_key is SM_TC_NONE's then). */
-	return mag_alloc_or(c, gfp, kmem_cache_alloc_slow);
-}
-
-/**
- * slabmalloc_kmem_cache_zalloc - allocate a zeroed object
- * CONTEXT: as kmem_cache_alloc.
- * RETURNS: the object, or NULL.
- */
-SM_EXPORT void *slabmalloc_kmem_cache_zalloc(kmem_cache_t *c, gfp_t gfp)
-{
-	return kmem_cache_alloc_special(c, gfp | __GFP_ZERO);
-}
-
-/* kmem_cache_free of anything but an object of ZONE_NORMAL: objects of
- * SLAB_CACHE_DMA caches, NULL, and bad input. */
-SM_NOINLINE static void kmem_cache_free_other(struct kmem_cache *c, const void *obj)
-{
-	struct page *pg = sm_virt_to_page(obj);
-	if (pg && slab_owns(c, pg, obj)) {
-		mag_free(c, (void *)obj);
-		return;
-	}
-	if (!obj)
-		return;
-	slab_bad_free(c, obj, "kmem_cache_free");
-}
-
-/**
- * slabmalloc_kmem_cache_free - give an object back to its cache
- * @c: the cache it was allocated from
- * @obj: the object, or NULL (nothing to do)
- *
- * A pointer that is not an object of @c (not in the heap, not a slab, another
- * cache's object, not an object start) stops the program with a one-line
- * "BUG <cache>: ..." message; a double free is caught at the latest when the
- * object returns to its slab.
- *
- * CONTEXT: any.
- */
-SM_EXPORT void slabmalloc_kmem_cache_free(kmem_cache_t *c, const void *obj)
-{
-	/* The window's descriptor may be an alias: the object-start proof
-	 * against it is what makes it @obj's (page_alloc.h). */
-	const struct page *pg = sm_page_window(obj);
-	if (slab_owns(c, pg, obj)) {
-		mag_free(c, (void *)obj);
-		return;
-	}
-	kmem_cache_free_other(c, obj);
-}
-
-/**
- * slabmalloc_kmem_cache_alloc_bulk - allocate @nr objects into @p
- * CONTEXT: as kmem_cache_alloc.
- * RETURNS: @nr, or 0 (all or nothing: on failure nothing stays allocated).
- */
-SM_EXPORT int slabmalloc_kmem_cache_alloc_bulk(kmem_cache_t *c, gfp_t gfp, size_t nr, void **p)
-{
-	size_t i;
-	if (nr > INT32_MAX)
-		return 0;
-	for (i = 0; i < nr; i++) {
-		p[i] = slabmalloc_kmem_cache_alloc(c, gfp);
-		if (!p[i]) {
-			while (i--)
-				mag_free(c, p[i]);
-			return 0;
-		}
-	}
-	return (int)nr;
-}
-
-/**
- * slabmalloc_kmem_cache_free_bulk - free @nr objects of @c
- * CONTEXT: any.
- */
-SM_EXPORT void slabmalloc_kmem_cache_free_bulk(kmem_cache_t *c, size_t nr, void **p)
-{
-	for (size_t i = 0; i < nr; i++)
-		slabmalloc_kmem_cache_free(c, p[i]);
-}
-
-/**
- * slabmalloc_kmem_cache_shrink - give idle memory of @c back to the page layer
- *
- * Reaps every magazine of the depot and releases every empty slab
- * (destructors run). The magazines loaded in threads are left alone.
- *
- * CONTEXT: may block.
- * RETURNS: 0 if the cache holds no slab any more, 1 otherwise.
- */
-SM_EXPORT int slabmalloc_kmem_cache_shrink(kmem_cache_t *c)
-{
-	if (!(c->flags & SLAB_NOMAG))
-		depot_reap(c, true);
-	slab_shrink(c);
-	pthread_mutex_lock(&c->slab_lock);
-	int busy = c->nr_slabs != 0;
-	pthread_mutex_unlock(&c->slab_lock);
-	return busy;
-}
-
-/** slabmalloc_kmem_cache_size - RETURNS: the object size asked for at creation. */
-SM_EXPORT unsigned int slabmalloc_kmem_cache_size(kmem_cache_t *c)
-{
-	return c->object_size;
-}
-
-/** slabmalloc_kmem_cache_name - RETURNS: the cache's name. */
-SM_EXPORT const char *slabmalloc_kmem_cache_name(kmem_cache_t *c)
-{
-	return c->name;
-}
-
-/**
- * slabmalloc_slabinfo - write /proc/slabinfo (version 2.1) for every cache
- * CONTEXT: may block; takes the cache-list lock.
- */
-SM_EXPORT void slabmalloc_slabinfo(FILE *out)
-{
-	sm_ensure_init();
-	slab_print_slabinfo(out);
 }

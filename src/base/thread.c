@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * thread.c — the state every layer reads about initialisation and about
+ * the calling thread.
+ *
+ * Base floor (internal.h): the variables live here so that a layer can read
+ * them without naming the top of the stack. Who writes them:
+ *
+ *   sm_initialized    set by init.c (top) once every layer is up; entry
+ *                     points (the API floor) make sure it is set before they
+ *                     call down, so the layers below may assume it.
+ *   sm_init_running   set by init.c while the initialising thread brings the
+ *                     layers up; a layer that is re-entered meanwhile (a
+ *                     hook that mallocs) serves the call from bootmem.
+ *   sm_thread_key     created by init.c with the destructor that runs the
+ *                     layers' thread-exit hooks, top-down.
+ *   sm_thread_state   per thread: new, attached (exit hook armed), exiting.
+ *
+ * sm_thread_attach() arms the exit hook of the calling thread from the first
+ * slow path that keeps per-thread state (magazines, page lists, large-block
+ * lists). Before initialisation has finished it does nothing: the key does
+ * not exist yet, and the thread attaches at a later slow path.
+ */
+#include "internal.h"
+
+int sm_initialized;
+int sm_init_running;
+pthread_key_t sm_thread_key;
+SM_TLS int sm_thread_state;
+
+void sm_thread_attach(void)
+{
+	if (sm_thread_state != SM_THREAD_NEW ||
+	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
+		return;
+	sm_thread_state = SM_THREAD_ATTACHED;
+	pthread_setspecific(sm_thread_key, (void *)1);
+}
+
+/* ---- fork handlers of the facilities above the API ----
+ *
+ * mempool and percpu sit above the entry points they use, so the fork
+ * handlers of init.c (which only call down) cannot name them. They register
+ * here at their first use instead; init.c runs the registered prepare
+ * handlers after it has taken every allocator lock (their locks are leaves
+ * of the lock order) and the parent and child handlers first. The count
+ * seen at prepare time is the one the parent and child handlers use, so a
+ * registration that races a fork is simply left out of that fork (such a
+ * facility has no lock anyone holds yet).
+ */
+#define SM_FORK_LEAVES 4
+
+static const struct sm_fork_ops *sm_fork_leaves[SM_FORK_LEAVES];
+static unsigned int sm_fork_nr;         /* entries published */
+static unsigned int sm_fork_taken;      /* entries prepared by this fork */
+static pthread_mutex_t sm_fork_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void sm_fork_register(const struct sm_fork_ops *ops)
+{
+	unsigned int n = __atomic_load_n(&sm_fork_nr, __ATOMIC_ACQUIRE);
+	for (unsigned int i = 0; i < n; i++)
+		if (sm_fork_leaves[i] == ops)
+			return;
+	pthread_mutex_lock(&sm_fork_reg_lock);
+	n = sm_fork_nr;
+	bool known = false;
+	for (unsigned int i = 0; i < n; i++)
+		known |= sm_fork_leaves[i] == ops;
+	if (!known) {
+		if (n == SM_FORK_LEAVES)
+			sm_fatal("slabmalloc: too many fork handlers registered");
+		sm_fork_leaves[n] = ops;
+		__atomic_store_n(&sm_fork_nr, n + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&sm_fork_reg_lock);
+}
+
+void sm_fork_leaves_prepare(void)
+{
+	unsigned int n = __atomic_load_n(&sm_fork_nr, __ATOMIC_ACQUIRE);
+	sm_fork_taken = n;
+	for (unsigned int i = 0; i < n; i++)
+		sm_fork_leaves[i]->prepare();
+}
+
+void sm_fork_leaves_parent(void)
+{
+	for (unsigned int i = sm_fork_taken; i-- > 0;)
+		sm_fork_leaves[i]->parent();
+}
+
+void sm_fork_leaves_child(void)
+{
+	pthread_mutex_init(&sm_fork_reg_lock, NULL);
+	for (unsigned int i = sm_fork_taken; i-- > 0;)
+		sm_fork_leaves[i]->child();
+}

@@ -1,0 +1,4 @@
+# Top: run-time options, then initialisation, thread exit and fork
+# handlers (init.c, with the list of layers in layers.c).
+src_libslabmalloc_core_la_SOURCES += \
+	src/top/options.c src/top/init.c src/top/layers.c
