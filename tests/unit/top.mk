@@ -7,3 +7,6 @@ tests_unit_options_t_SOURCES = tests/unit/options.c
 tests_unit_options_t_LDADD = $(TEST_LIB_CORE)
 tests_unit_gfp_t_SOURCES = tests/unit/gfp.c
 tests_unit_gfp_t_LDADD = $(TEST_LIB_CORE)
+# The layer order of src/layers.txt, checked on the built objects with nm.
+unit_tests += tests/unit/layering.sh
+dist_noinst_SCRIPTS += tests/unit/layering.sh
