@@ -1,8 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc,
- * kmem_cache_*, alloc_pages) like any caller; its fork handlers reach the
- * top through sm_fork_register.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * mempool.c — memory pools: a guaranteed reserve of preallocated elements
  * on top of any allocator (the kernel's mm/mempool.c, LDD3 chapter 8).
@@ -61,6 +57,10 @@
  * thread holds a pool_lock across a call out, so this cannot wait for long);
  * the parent releases them; the child re-initialises them and forgets the
  * waiters (those threads do not exist in the child).
+ *
+ * Floor 11 (src/layers.txt): built on the entry points (kmalloc,
+ * kmem_cache_*, alloc_pages) like any caller; its fork handlers reach the
+ * top through sm_fork_register.
  */
 #include "kmalloc.h"
 #include "slab_internal.h"

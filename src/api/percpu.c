@@ -1,7 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc); its
- * fork handler reaches the top through sm_fork_register.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * percpu.c — per-CPU variables: CPU slots, get_cpu()/put_cpu(), and the
  * dynamic allocator behind alloc_percpu() (see <slabmalloc/percpu.h>).
@@ -42,6 +39,9 @@
  * Fork: the child re-initialises every slot lock (a thread that held one in
  * the parent does not exist in the child); if the forking thread itself held
  * a slot, it holds it again in the child, so its put_cpu() stays balanced.
+ *
+ * Floor 11 (src/layers.txt): built on the entry points (kmalloc); its
+ * fork handler reaches the top through sm_fork_register.
  */
 #include "internal.h"
 

@@ -1,7 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 10 (src/layers.txt), an entry point: it calls the other entry
- * points (slabinfo, buddyinfo) and the layers' totals.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.c — introspection: the meminfo-style summary, and the report that
  * the `stats=` option prints at exit (slabinfo, buddyinfo, summary).
@@ -10,6 +7,9 @@
  * buddy.c) in the kernel's /proc formats; this file gathers the totals.
  * Counters are read without locks: the figures are a snapshot, each one
  * exact at some moment, not all at the same moment.
+ *
+ * Floor 10 (src/layers.txt), an entry point: it calls the other entry
+ * points (slabinfo, buddyinfo) and the layers' totals.
  */
 #include "kmalloc.h"
 

@@ -1,6 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 0 (src/layers.txt): calls only the C library and the kernel.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * os.c — the OS layer: the only file of slabmalloc that makes system calls
  * (mimalloc's prim.h idea: every OS service behind one small contract, see
@@ -43,6 +41,8 @@
  *
  *  Locks: none. Fork: nothing to do (os_random's state is per process and
  *  re-mixed with the clock on each call, so parent and child diverge).
+ *
+ * Floor 0 (src/layers.txt): calls only the C library and the kernel.
  */
 #include "internal.h"
 

@@ -1,6 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 1 (src/layers.txt): calls the base floor only (os.c, report.c).
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * bootmem.c — boot-time memory: the allocator of last resort that works
  * before anything else (the kernel's bootmem/memblock).
@@ -43,6 +41,8 @@
  *  Fork: bootmem_prefork() takes bm_lock after every other allocator lock
  *  (the vmalloc layer's fork handlers call it, in lock order); the child
  *  re-initialises it.
+ *
+ * Floor 1 (src/layers.txt): calls the base floor only (os.c, report.c).
  */
 #include "page_alloc.h"
 

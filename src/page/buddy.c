@@ -1,7 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 3 (src/layers.txt): calls gfp.c, bootmem.c and the base floor.
- * The exported page API is in api/page_api.c, on the entry-point floor.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * buddy.c — the page allocator: a binary buddy system of 4 KiB pages, after
  * the kernel's mm/page_alloc.c, and the exported kernel page API
@@ -146,6 +143,9 @@
  *  releases them; the child re-initialises them and frees back (dirty)
  *  any block another thread was purging, so nothing leaks. The forking
  *  thread keeps its page lists (its TLS is copied).
+ *
+ * Floor 3 (src/layers.txt): calls gfp.c, bootmem.c and the base floor.
+ * The exported page API is in api/page_api.c, on the entry-point floor.
  */
 #include "page_alloc.h"
 

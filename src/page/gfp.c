@@ -1,8 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 2 (src/layers.txt): calls the base floor only. What it must tell
- * the layers above goes through hooks they set: sm_reclaim_hook (the slab
- * layer's reclaim) and sm_fault_notify (kmalloc's fast-path limits).
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * gfp.c — what an allocation may do when it fails, by its GFP flags
  * (DESIGN.md §4), and failslab/fail_page_alloc-style fault injection.
@@ -51,6 +47,10 @@
  * exceeded. Probability draws use a per-thread xorshift64* generator
  * seeded from os_random(). sm_fault_active is 1 while either kind is on, so
  * the allocators' fast paths test one global before calling in here.
+ *
+ * Floor 2 (src/layers.txt): calls the base floor only. What it must tell
+ * the layers above goes through hooks they set: sm_reclaim_hook (the slab
+ * layer's reclaim) and sm_fault_notify (kmalloc's fast-path limits).
  */
 #include "internal.h"
 

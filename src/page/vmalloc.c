@@ -1,8 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 4 (src/layers.txt): calls buddy.c (the decay period), bootmem.c
- * and the base floor. vmalloc/vfree/ioremap/iounmap themselves are entry
- * points in api/vmalloc_api.c.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * vmalloc.c — huge regions mapped directly (vmalloc, huge kmalloc) and
  * physical ranges mapped through /dev/mem (ioremap).
@@ -82,6 +78,10 @@
  *  vm_lock and then bootmem's lock (rank 8, the last of the lock order);
  *  the parent releases both, the child re-initialises both and keeps the
  *  cache (its mappings are inherited).
+ *
+ * Floor 4 (src/layers.txt): calls buddy.c (the decay period), bootmem.c
+ * and the base floor. vmalloc/vfree/ioremap/iounmap themselves are entry
+ * points in api/vmalloc_api.c.
  */
 #include "page_alloc.h"
 

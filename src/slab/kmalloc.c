@@ -1,8 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 7 (src/layers.txt): calls magazine.c, slab.c, the page floors and
- * the base floor. The exported kmalloc family is in api/slab_api.c and the
- * malloc family in api/malloc.c.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * kmalloc.c — general-purpose allocation by size: the kmalloc-N caches,
  * whole pages for larger sizes, direct mappings for huge ones.
@@ -52,6 +48,10 @@
  * layer's hook that mallocs) still finds the layers down, and is served from
  * bootmem with a small header; such blocks are recognised and handled by
  * free/realloc/usable-size.
+ *
+ * Floor 7 (src/layers.txt): calls magazine.c, slab.c, the page floors and
+ * the base floor. The exported kmalloc family is in api/slab_api.c and the
+ * malloc family in api/malloc.c.
  */
 #include "kmalloc.h"
 

@@ -1,9 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
- * floor. It also holds the cache life cycle that needs both magazines and
- * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's
- * umem_cache_* functions do above its slab and depot layers.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * magazine.c — per-thread magazines and the per-cache depot
  * (Bonwick & Adams, "Magazines and Vmem", USENIX 2001).
@@ -88,6 +83,11 @@
  *    are dropped from the list (their rounds are leaked in the child, like
  *    their stacks), the locks are re-initialised and the reaper thread, if
  *    any, will be restarted by the next slow path.
+ *
+ * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
+ * floor. It also holds the cache life cycle that needs both magazines and
+ * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's
+ * umem_cache_* functions do above its slab and depot layers.
  */
 #include "slab_internal.h"
 

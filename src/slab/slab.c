@@ -1,9 +1,4 @@
-/* SPDX-License-Identifier: MIT *
- * Floor 5 (src/layers.txt): calls the page floors and the base floor,
- * never the magazine layer above it; what needs both slabs and magazines
- * (destroy, shrink, slabinfo) is the magazine layer's, and the exported
- * kmem_cache_* functions are entry points in api/slab_api.c.
- */
+/* SPDX-License-Identifier: MIT */
 /*
  * slab.c — the slab layer: kmem caches, slabs, constructed objects, slabinfo.
  *
@@ -87,6 +82,11 @@
  *    lock (after the depot locks, see slab_internal.h); the parent unlocks;
  *    the child re-initialises the locks (the state they guard is consistent
  *    because they were held across fork()).
+ *
+ * Floor 5 (src/layers.txt): calls the page floors and the base floor,
+ * never the magazine layer above it; what needs both slabs and magazines
+ * (destroy, shrink, slabinfo) is the magazine layer's, and the exported
+ * kmem_cache_* functions are entry points in api/slab_api.c.
  */
 #include "slab_internal.h"
 
