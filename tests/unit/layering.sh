@@ -1,22 +1,26 @@
 #!/bin/sh
 # The layers of libslabmalloc only call down (DESIGN.md section 2).
 #
-# From the object files of the core library, nm gives each file's defined
-# and undefined symbols; a symbol one file uses and another defines is an
-# edge between the two files. src/layers.txt gives every file a floor. The
+# From the object files of the core library (the members of its archive),
+# nm gives each file's defined and undefined symbols; a symbol one file uses
+# and another defines is an edge between the two files. src/layers.txt gives every file a floor. The
 # test fails on a file that has no floor (or a floor with no file), on any
 # edge to a higher floor, and on any cycle, and prints the graph it saw.
 . "$top_srcdir/tests/preload/lib.sh"
 table="$top_srcdir/src/layers.txt"
 
-# The objects: libtool's PIC objects (src/*/.libs/*.o), or plain ones.
-objs=$(ls "$top_builddir"/src/*/.libs/*.o 2>/dev/null)
-[ -n "$objs" ] || objs=$(ls "$top_builddir"/src/*/*.o 2>/dev/null)
-[ -n "$objs" ]; ok $? "object files of the core library found"
+# The objects: the members of the core library's convenience archive
+# (always built by libtool, whatever --disable-static says), so that stale
+# objects of files that no longer exist are not read.
+ar="$top_builddir/src/.libs/libslabmalloc_core.a"
+[ -f "$ar" ]; ok $? "the core library's archive is built ($ar)"
 
 # floor of each file: "name floor"
 grep -v '^#' "$table" | awk 'NF >= 3 { for (i = 3; i <= NF; i++) print $i, $1 }' >"$tmp/floors"
-for o in $objs; do basename "$o" .o; done | sort -u >"$tmp/files"
+ar t "$ar" | sed 's/\.o$//' | sort >"$tmp/members"
+same=$(uniq -d "$tmp/members" | tr '\n' ' ')
+[ -z "$same" ]; ok $? "no two object files share a name (shared: $same)"
+sort -u "$tmp/members" >"$tmp/files"
 cut -d' ' -f1 "$tmp/floors" | sort >"$tmp/listed"
 missing=$(comm -23 "$tmp/files" "$tmp/listed" | tr '\n' ' ')
 [ -z "$missing" ]; ok $? "every object file has a floor in src/layers.txt (missing: $missing)"
@@ -25,12 +29,13 @@ stale=$(comm -13 "$tmp/files" "$tmp/listed" | tr '\n' ' ')
 dups=$(sort "$tmp/listed" | uniq -d | tr '\n' ' ')
 [ -z "$dups" ]; ok $? "no file has two floors (twice: $dups)"
 
-# symbols: "D file sym" and "U file sym"
-for o in $objs; do
-	f=$(basename "$o" .o)
-	nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print "D", f, $3 }'
-	nm -u "$o" | awk -v f="$f" '{ print "U", f, $NF }'
-done >"$tmp/syms"
+# symbols: "D file sym" and "U file sym" (nm -A names the member)
+{
+	nm -A --defined-only -g "$ar" | awk 'NF == 3 { n = split($1, a, ":"); f = a[n - 1];
+		sub(/\.o$/, "", f); print "D", f, $3 }'
+	nm -A -u "$ar" | awk '{ n = split($1, a, ":"); f = a[n - 1]; sub(/\.o$/, "", f);
+		print "U", f, $NF }'
+} >"$tmp/syms"
 
 # edges "from to symbol", one per symbol used across files
 awk '$1 == "D" { def[$3] = $2 } $1 == "U" { use[++n] = $2 " " $3 }
