@@ -21,11 +21,12 @@
  *                            life cycle (destroy, shrink, slabinfo)
  *   7      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
  *   8      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
+ *          top/stats.c       the meminfo summary and the exit report
  *   9      top/init.c        lazy initialisation, thread exit, fork handlers
  *          top/layers.c      the list of layers, in order
- *   10     api/*.c           the entry points: malloc.c (the C/POSIX family),
+ *   10     api/ files        the entry points: malloc.c (the C/POSIX family),
  *                            slab_api.c, page_api.c, vmalloc_api.c,
- *                            config.c, stats.c
+ *                            control.c (slabmalloc_config, meminfo)
  *   11     api/mempool.c     reserves and per-CPU variables, built on the
  *          api/percpu.c      entry points
  *
@@ -239,12 +240,21 @@ void sm_fork_leaves_prepare(void);   /* init.c's fork handlers call these */
 void sm_fork_leaves_parent(void);
 void sm_fork_leaves_child(void);
 
-/* ---- the top: options.c, init.c, layers.c ---- */
+/* ---- the top: options.c, stats.c, init.c, layers.c ---- */
 
 void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
 /* Parse "key=value,..." and apply it, all or nothing; @origin names the
  * string in messages. RETURNS: 0, or -1 (a one-line message was printed). */
 int options_apply(const char *s, const char *origin);
+
+/* stats.c: the meminfo-style summary, and the exit report of `stats=`
+ * (slabinfo, buddyinfo, meminfo, fault injection) that init.c's library
+ * destructor prints once the program has exited. sm_stats_target is where
+ * it goes: "" none, "stderr", or a path (set by options.c; fixed-size so
+ * that parsing the option does not allocate). */
+extern char sm_stats_target[256];
+void stats_meminfo(FILE *out);
+void stats_at_exit(void);
 
 /* Lazy initialisation (init.c). Only entry points, on the API floor, call
  * sm_ensure_init(); every layer below assumes it has run. While the

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.c — slabmalloc_config(), the run-time form of SLABMALLOC_OPTIONS.
+ * control.c — run-time control and the summary: slabmalloc_config(), the
+ * run-time form of SLABMALLOC_OPTIONS, and slabmalloc_meminfo().
  *
- * API floor (internal.h): an entry point that makes sure the allocator is
- * initialised (so the environment's options are applied first), then
- * parses and applies the string with options.c's table.
+ * API floor (internal.h): entry points that make sure the allocator is
+ * initialised (so the environment's options are applied first), then call
+ * options.c (parse and apply the string with its table) or stats.c.
  */
 #include "internal.h"
 
@@ -28,4 +29,14 @@ SM_EXPORT int slabmalloc_config(const char *options)
 		return -1;
 	}
 	return 0;
+}
+
+/**
+ * slabmalloc_meminfo - a /proc/meminfo-style summary of the allocator.
+ * CONTEXT: any thread; takes no allocator lock.
+ */
+SM_EXPORT void slabmalloc_meminfo(FILE *out)
+{
+	sm_ensure_init();
+	stats_meminfo(out);
 }

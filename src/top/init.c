@@ -18,10 +18,12 @@
  * malloc.
  *
  * Threads: the first slow path of a thread calls sm_thread_attach()
- * (thread.c), which arms sm_thread_key, whose destructor (here) returns the thread's magazines to the
- * depots and its page lists to the buddy allocator. After that the thread
- * is marked exiting, and its later calls (other TLS destructors that free)
- * bypass the per-thread caches.
+ * (thread.c), which arms sm_thread_key, whose destructor (here) returns
+ * the thread's magazines to the depots and its page lists to the buddy
+ * allocator. After that the thread is marked exiting, and its later calls
+ * (other TLS destructors that free) bypass the per-thread caches.
+ *
+ * Exit: the library destructor prints the `stats=` report (stats.c).
  *
  * Fork: the prepare handler takes every lock in the order of internal.h;
  * the parent releases them; the child re-initialises them (only the forking
@@ -84,6 +86,17 @@ static void sm_postfork_child(void)
 {
 	sm_postfork_child_layers();
 	pthread_mutex_init(&sm_init_lock, NULL);
+}
+
+/* The exit report of `stats=` (stats.c). A destructor rather than
+ * atexit(), which may allocate; it runs after the program's own exit
+ * handlers. Here, in the file every link pulls in, so that a static link
+ * keeps it. */
+__attribute__((destructor))
+static void sm_destructor(void)
+{
+	if (__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
+		stats_at_exit();
 }
 
 __attribute__((constructor(101)))

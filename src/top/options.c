@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * options.c — run-time options: SLABMALLOC_OPTIONS="key=value,..." read at
- * initialisation, and slabmalloc_config() (config.c) taking the same string
+ * initialisation, and slabmalloc_config() (control.c) taking the same string
  * later.
  *
  * Top of the stack, below init.c (internal.h): it writes the tunables of
@@ -20,8 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Where the exit report goes (stats.c): "" none, "stderr", or a path. */
-char sm_stats_target[256];
+char sm_stats_target[256];               /* internal.h */
 
 struct opt_val {
 	const char *v;           /* value text, not terminated */

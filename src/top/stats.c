@@ -8,8 +8,11 @@
  * Counters are read without locks: the figures are a snapshot, each one
  * exact at some moment, not all at the same moment.
  *
- * Floor 10 (src/layers.txt), an entry point: it calls the other entry
- * points (slabinfo, buddyinfo) and the layers' totals.
+ * Floor 8 (src/layers.txt), beside options.c: it reads the layers below
+ * and prints. The exit report runs from init.c's library destructor, so it
+ * is part of every link, static ones included (init.o is always pulled in,
+ * stats.o with it). slabmalloc_meminfo, the entry point, is in
+ * api/control.c.
  */
 #include "kmalloc.h"
 
@@ -17,26 +20,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Where the exit report goes: "" none, "stderr", or a path (options.c;
- * fixed-size so that parsing the option does not allocate). */
-extern char sm_stats_target[256];
-
 static void line_kb(FILE *out, const char *name, size_t bytes)
 {
 	fprintf(out, "%-16s%10zu kB\n", name, bytes >> 10);
 }
 
-/**
- * slabmalloc_meminfo - a /proc/meminfo-style summary of the allocator.
- * CONTEXT: any thread; takes no allocator lock.
- */
-SM_EXPORT void slabmalloc_meminfo(FILE *out)
+void stats_meminfo(FILE *out)
 {
 	struct kmalloc_totals t;
 	size_t grown = 0, reserved = 0, free_b = 0, dirty_b = 0, purged = 0;
 	size_t boot_total = 0, boot_used = 0;
 
-	sm_ensure_init();
 	kmalloc_totals(&t);
 	for (int z = 0; z < SM_NR_ZONES; z++) {
 		struct zone *zn = &sm_zones[z];
@@ -69,11 +63,11 @@ static void stats_report(FILE *out)
 	const char *prog = program_invocation_short_name;
 	long pid = (long)getpid();
 	fprintf(out, "---- slabmalloc (%s, pid %ld): slabinfo ----\n", prog, pid);
-	slabmalloc_slabinfo(out);
+	cache_print_slabinfo(out);
 	fprintf(out, "---- slabmalloc (%s, pid %ld): buddyinfo ----\n", prog, pid);
-	slabmalloc_buddyinfo(out);
+	buddy_print_buddyinfo(out);
 	fprintf(out, "---- slabmalloc (%s, pid %ld): meminfo ----\n", prog, pid);
-	slabmalloc_meminfo(out);
+	stats_meminfo(out);
 	if (fault_calls(FAULT_SLAB) || fault_calls(FAULT_PAGE_ALLOC)) {
 		fprintf(out, "---- slabmalloc (%s, pid %ld): fault injection ----\n", prog, pid);
 		fault_print(out);
@@ -81,12 +75,9 @@ static void stats_report(FILE *out)
 	fflush(out);
 }
 
-/* The exit report for `stats=`. A destructor rather than atexit(), which may
- * allocate; it runs after the program's own exit handlers. */
-__attribute__((destructor))
-static void stats_at_exit(void)
+void stats_at_exit(void)
 {
-	if (!sm_stats_target[0] || !sm_initialized)
+	if (!sm_stats_target[0])
 		return;
 	if (strcmp(sm_stats_target, "stderr") == 0) {
 		stats_report(stderr);
