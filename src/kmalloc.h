@@ -153,8 +153,14 @@ SM_NOINLINE void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const cha
 size_t kmalloc_usable(const void *p, const char *caller);
 /* 1 if memory was given back to the OS. */
 int kmalloc_trim(void);
+/* slab_active_bytes counts every object out of its slab; of it,
+ * mag_cached_bytes is free in magazines and depots and meta_bytes is the
+ * allocator's own (the internal caches: kmem_cache, magazines), neither of
+ * them the program's. cached_large_bytes is the calling thread's
+ * per-thread large blocks. */
 struct kmalloc_totals {
-	size_t slab_bytes, slab_active_bytes, huge_bytes, cached_large_bytes;
+	size_t slab_bytes, slab_active_bytes, mag_cached_bytes, meta_bytes;
+	size_t huge_bytes, cached_large_bytes;
 };
 void kmalloc_totals(struct kmalloc_totals *t);
 

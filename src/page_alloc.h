@@ -219,6 +219,7 @@ void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp);
 /* Return free memory older than the decay period to the OS (all: now). */
 size_t buddy_purge(bool all);
 void buddy_thread_exit(void);        /* drain this thread's page lists */
+size_t buddy_pcp_bytes(void);        /* free bytes on this thread's lists */
 void buddy_print_buddyinfo(FILE *out);
 bool buddy_validate(void);           /* invariants; prints what is wrong */
 void buddy_prefork(void);
@@ -353,6 +354,9 @@ void *vmap_realloc(void *addr, size_t new_size);
 /* Bytes of registered (handed out) vmalloc/kmalloc mappings; the cache
  * below is not included. */
 size_t vmap_total_bytes(void);
+/* The most vmalloc/kmalloc mappings, and bytes in them, registered at once
+ * (malloc_stats' "max mmap regions" and "max mmap bytes"). */
+void vmap_max_stats(size_t *max_maps, size_t *max_bytes);
 /* Huge kmalloc: like vmap_alloc (no guard) but reuses a mapping from the
  * cache of freed ones; vmap_free caches it again. @zero: reads as zeros. */
 void *vmap_alloc_cached(size_t size, bool zero);

@@ -185,11 +185,20 @@ static void mallinfo_fill(struct mallinfo2 *mi)
 	memset(mi, 0, sizeof *mi);
 	mi->arena = heap;                               /* bytes of heap grown */
 	mi->hblkhd = t.huge_bytes;                      /* huge mappings */
-	mi->fsmblks = t.slab_bytes - t.slab_active_bytes;  /* free in slabs */
-	mi->uordblks = t.slab_active_bytes +
-	               (heap - (free_pages << SM_PAGE_SHIFT) - t.slab_bytes -
-	                t.cached_large_bytes);
-	mi->fordblks = (free_pages << SM_PAGE_SHIFT) + mi->fsmblks + t.cached_large_bytes;
+	/* Free small objects: in their slabs, or cached in magazines and
+	 * depots (glibc counts its fastbins and tcache here too). */
+	mi->fsmblks = t.slab_bytes - t.slab_active_bytes + t.mag_cached_bytes;
+	/* Free pages: in the zones' free areas, and on the calling thread's
+	 * page lists and large-block lists (other threads' are not counted:
+	 * they are theirs, and counting them would cost every call). */
+	size_t free_bytes = (free_pages << SM_PAGE_SHIFT) + buddy_pcp_bytes() +
+	                    t.cached_large_bytes;
+	/* In use: what the program holds. Small objects handed out (not the
+	 * allocator's own metadata), and the pages that are neither free nor
+	 * slabs. */
+	mi->uordblks = t.slab_active_bytes - t.mag_cached_bytes - t.meta_bytes +
+	               (heap - free_bytes - t.slab_bytes);
+	mi->fordblks = free_bytes + mi->fsmblks;
 }
 
 SM_EXPORT struct mallinfo2 mallinfo2(void)
@@ -226,8 +235,10 @@ SM_EXPORT void malloc_stats(void)
 	           mi.arena, mi.uordblks);
 	sm_dprintf(2, "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
 	           mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd);
+	size_t max_maps, max_bytes;
+	vmap_max_stats(&max_maps, &max_bytes);
 	sm_dprintf(2, "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",
-	           (size_t)0, mi.hblkhd);
+	           max_maps, max_bytes);
 }
 
 /* Accepted for compatibility: the parameters of glibc's arenas do not apply
@@ -240,11 +251,14 @@ SM_EXPORT int mallopt(int param, int value)
 		if (value == 0)
 			malloc_trim(0);
 		return 1;
-	case M_TOP_PAD: case M_MMAP_THRESHOLD: case M_MMAP_MAX:
-	case M_CHECK_ACTION: case M_PERTURB: case M_ARENA_TEST: case M_ARENA_MAX:
 	case M_MXFAST:
-		return 1;
+		/* glibc: 0 .. 80 * sizeof(size_t) / 4, else an error (0). */
+		return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;
 	default:
-		return 0;
+		/* glibc accepts (1) every other parameter and value, known or
+		 * not: M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_CHECK_ACTION,
+		 * M_PERTURB, M_ARENA_TEST, M_ARENA_MAX and any number it does
+		 * not use. */
+		return 1;
 	}
 }

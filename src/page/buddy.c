@@ -651,6 +651,16 @@ void buddy_thread_exit(void)
 			pcp_drain(&buddy_pcp[o], o, ~0u);
 }
 
+/* Bytes of free blocks on the calling thread's page lists (no lock: they
+ * are the caller's own). */
+size_t buddy_pcp_bytes(void)
+{
+	size_t pages = 0;
+	for (unsigned int o = 0; o <= SM_PCP_MAX_ORDER; o++)
+		pages += (size_t)buddy_pcp[o].pl_count << o;
+	return pages << SM_PAGE_SHIFT;
+}
+
 /* ---- allocation and free ---- */
 
 static struct page *buddy_alloc_block(gfp_t gfp, unsigned int order, bool *dirty)

@@ -107,6 +107,8 @@ static struct vm_entry *vm_table;        /* vm_cap slots, os_map'd */
 static size_t vm_cap;                    /* power of two, or 0 */
 static size_t vm_count;                  /* used slots */
 static size_t vm_bytes;                  /* usable bytes of vmalloc/kmalloc maps */
+static size_t vm_maps;                   /* vmalloc/kmalloc maps registered */
+static size_t vm_max_maps, vm_max_bytes; /* the most there ever were */
 
 #define VM_MIN_CAP 256
 
@@ -168,16 +170,28 @@ static bool vm_reserve_slot(void)
 	return true;
 }
 
+/* Register @e in a slot that vm_reserve_slot made room for, and count it
+ * (ioremaps are not memory of the heap). vm_lock held. */
+static void vm_add_locked(const struct vm_entry *e)
+{
+	vm_table[vm_slot(e->va_addr)] = *e;
+	vm_count++;
+	if (e->va_flags & VM_IOREMAP)
+		return;
+	vm_bytes += e->va_size;
+	vm_maps++;
+	if (vm_maps > vm_max_maps)
+		vm_max_maps = vm_maps;
+	if (vm_bytes > vm_max_bytes)
+		vm_max_bytes = vm_bytes;
+}
+
 static bool vm_insert(const struct vm_entry *e)
 {
 	pthread_mutex_lock(&vm_lock);
 	bool ok = vm_reserve_slot();
-	if (ok) {
-		vm_table[vm_slot(e->va_addr)] = *e;
-		vm_count++;
-		if (!(e->va_flags & VM_IOREMAP))
-			vm_bytes += e->va_size;
-	}
+	if (ok)
+		vm_add_locked(e);
 	pthread_mutex_unlock(&vm_lock);
 	return ok;
 }
@@ -186,8 +200,10 @@ static bool vm_insert(const struct vm_entry *e)
  * probing deletion without tombstones). vm_lock held. */
 static void vm_remove_slot(size_t i)
 {
-	if (!(vm_table[i].va_flags & VM_IOREMAP))
+	if (!(vm_table[i].va_flags & VM_IOREMAP)) {
 		vm_bytes -= vm_table[i].va_size;
+		vm_maps--;
+	}
 	vm_table[i].va_addr = 0;
 	vm_count--;
 	size_t j = i;
@@ -376,9 +392,7 @@ void *vmap_alloc_cached(size_t size, bool zero)
 			.va_addr = p, .va_map = p, .va_map_len = keep,
 			.va_size = keep, .va_flags = VM_KMALLOC,
 		};
-		vm_table[vm_slot(p)] = e;
-		vm_count++;
-		vm_bytes += keep;
+		vm_add_locked(&e);
 	} else if (vm_cache_n) {
 		/* About to map anyway: unmap what has expired first. */
 		vc_expire(os_now_ns(), false, &v);
@@ -553,9 +567,7 @@ void *vmap_realloc(void *addr, size_t new_size)
 		.va_addr = (uintptr_t)q, .va_map = (uintptr_t)q, .va_map_len = usable,
 		.va_size = usable, .va_flags = e.va_flags & VM_KMALLOC,
 	};
-	vm_table[vm_slot(n.va_addr)] = n;
-	vm_count++;
-	vm_bytes += usable;
+	vm_add_locked(&n);
 	pthread_mutex_unlock(&vm_lock);
 	return q;
 }
@@ -563,6 +575,14 @@ void *vmap_realloc(void *addr, size_t new_size)
 size_t vmap_total_bytes(void)
 {
 	return SM_READ_ONCE(vm_bytes);
+}
+
+void vmap_max_stats(size_t *max_maps, size_t *max_bytes)
+{
+	pthread_mutex_lock(&vm_lock);
+	*max_maps = vm_max_maps;
+	*max_bytes = vm_max_bytes;
+	pthread_mutex_unlock(&vm_lock);
 }
 
 void vmap_prefork(void)

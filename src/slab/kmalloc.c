@@ -672,6 +672,13 @@ static void totals_cb(struct kmem_cache *c, void *arg)
 	size_t slab_bytes = (size_t)c->nr_slabs << (c->order + SM_PAGE_SHIFT);
 	t->slab_bytes += slab_bytes;
 	t->slab_active_bytes += (size_t)c->active_objs * c->size;
+	/* Objects out of their slabs but free in a magazine or the depot.
+	 * The cache-list lock is held: the thread-list and depot locks come
+	 * after it in the lock order. */
+	if (!(c->flags & SLAB_NOMAG))
+		t->mag_cached_bytes += (size_t)mag_count_cached(c) * c->size;
+	else
+		t->meta_bytes += (size_t)c->active_objs * c->size;
 }
 
 void kmalloc_totals(struct kmalloc_totals *t)

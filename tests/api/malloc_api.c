@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <slabmalloc.h>
 
 void *reallocarray(void *p, size_t n, size_t s);
@@ -38,6 +39,59 @@ static long statm_rss_pages(void)
 		fclose(f);
 	}
 	return rss;
+}
+
+/* glibc's statistics calls, with glibc's meanings and return values. */
+static void statistics_as_glibc(void)
+{
+	/* mallopt: 1 for every parameter glibc accepts, known or not; 0 only
+	 * for an M_MXFAST outside 0 .. 80 * sizeof(size_t) / 4. */
+	ok(mallopt(-12345, 1) == 1 && mallopt(12345, 0) == 1 && mallopt(M_TOP_PAD, -1) == 1 &&
+	   mallopt(M_MMAP_THRESHOLD, -1) == 1 && mallopt(M_PERTURB, 0) == 1 &&
+	   mallopt(M_CHECK_ACTION, 3) == 1 && mallopt(M_ARENA_TEST, 0) == 1,
+	   "mallopt returns 1 for the parameters glibc accepts, unknown ones included");
+	ok(mallopt(M_MXFAST, 0) == 1 && mallopt(M_MXFAST, 160) == 1 &&
+	   mallopt(M_MXFAST, 161) == 0 && mallopt(M_MXFAST, -1) == 0,
+	   "mallopt(M_MXFAST) refuses what glibc refuses");
+
+	/* mallinfo2: in use is what the program holds; objects it freed that
+	 * sit in magazines and depots are free. */
+	enum { N = 100000, SZ = 1000 };
+	static void *blk[N];
+	struct mallinfo2 before = mallinfo2();
+	for (int i = 0; i < N; i++)
+		blk[i] = malloc(SZ);
+	struct mallinfo2 live = mallinfo2();
+	size_t grown = live.uordblks - before.uordblks;
+	ok(grown >= (size_t)N * SZ && grown <= (size_t)N * SZ * 11 / 10,
+	   "mallinfo2: %d live %d-byte blocks are in use (%zu bytes more)", N, SZ, grown);
+	for (int i = 0; i < N; i++)
+		free(blk[i]);
+	struct mallinfo2 freed = mallinfo2();
+	ok(freed.uordblks < before.uordblks + (1u << 20) &&
+	   freed.fordblks >= live.fordblks + (size_t)N * SZ,
+	   "mallinfo2: once they are freed they are free, not in use (in use %zu -> %zu, "
+	   "free %zu -> %zu)", live.uordblks, freed.uordblks, live.fordblks, freed.fordblks);
+
+	/* malloc_stats: real "max mmap" figures. */
+	void *huge = malloc(64u << 20);
+	free(huge);
+	char path[] = "/tmp/sm-stats.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	dup2(fd, 2);
+	malloc_stats();
+	dup2(saved, 2);
+	close(saved);
+	char buf[2048] = "";
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	buf[n > 0 ? n : 0] = 0;
+	close(fd);
+	unlink(path);
+	const char *r = strstr(buf, "max mmap regions = "), *b = strstr(buf, "max mmap bytes   = ");
+	unsigned long regions = r ? strtoul(r + 19, NULL, 10) : 0;
+	unsigned long bytes = b ? strtoul(b + 19, NULL, 10) : 0;
+	ok(regions >= 1 && bytes >= (64ul << 20),
+	   "malloc_stats prints the most mmapped regions (%lu) and bytes (%lu)", regions, bytes);
 }
 
 int main(void)
@@ -232,7 +286,7 @@ int main(void)
 	free(keep10);
 	ok(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1 && mallopt(M_ARENA_MAX, 2) == 1,
 	   "mallopt accepts glibc parameters");
-	ok(mallopt(-12345, 1) == 0, "mallopt rejects an unknown parameter");
+	statistics_as_glibc();
 
 	/* Blocks that glibc handed out (before we were in charge, or through
 	 * its internal names) are given back to glibc, not reported. */
