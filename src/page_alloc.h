@@ -342,8 +342,8 @@ SM_INLINE bool pcp_free_fast(struct page *pg, unsigned int order)
 /* A mapping of @size bytes registered as ours (huge kmalloc, vmalloc). With
  * guard: followed by a PROT_NONE page. NULL on failure. */
 void *vmap_alloc(size_t size, bool guard, bool zero);
-/* Like vmap_alloc (no guard, zeroed) with the start aligned to @align, a
- * power of two. */
+/* Like vmap_alloc (no guard, zeroed) with the start aligned to @align, any
+ * power of two; @size 0 maps one page. */
 void *vmap_alloc_aligned(size_t size, size_t align);
 /* Size of the mapping at @addr (its start), or 0 if it is not one of ours. */
 size_t vmap_size(const void *addr);

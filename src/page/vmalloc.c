@@ -400,14 +400,21 @@ void *vmap_alloc_cached(size_t size, bool zero)
 	return (void *)p;
 }
 
+/*
+ * A mapping of @size bytes (0 counts as one page, as malloc(0) returns a
+ * block) whose start is a multiple of @align, any power of two: a mapping
+ * of size + align bytes trimmed at both ends. The only limit on @align is
+ * the system's: an alignment whose mapping it refuses fails with NULL.
+ */
 void *vmap_alloc_aligned(size_t size, size_t align)
 {
-	if (size == 0 || size > ((size_t)1 << 46) || align > ((size_t)1 << 40) ||
-	    (align & (align - 1)))
+	if (size > ((size_t)1 << 46) || align == 0 || (align & (align - 1)))
 		return NULL;
 	if (align <= SM_PAGE_SIZE)
-		return vmap_alloc_cached(size, true);
-	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
+		return vmap_alloc_cached(size ? size : 1, true);
+	size_t usable = size ? SM_ALIGN_UP(size, SM_PAGE_SIZE) : SM_PAGE_SIZE;
+	if (align > SIZE_MAX - usable)
+		return NULL;
 	size_t len = usable + align;
 	char *raw = vm_os_map(len);
 	if (!raw)
