@@ -449,6 +449,31 @@ size_t vmap_size(const void *addr)
 	return s;
 }
 
+enum sm_block_state vmap_block_of(const void *addr, void **start, size_t *size)
+{
+	uintptr_t a = (uintptr_t)addr;
+	enum sm_block_state st = SM_BLOCK_NONE;
+	pthread_mutex_lock(&vm_lock);
+	for (size_t i = 0; i < vm_cap && st == SM_BLOCK_NONE; i++) {
+		const struct vm_entry *e = &vm_table[i];
+		if (e->va_addr && !(e->va_flags & VM_IOREMAP) &&
+		    a - e->va_addr < e->va_size) {
+			*start = (void *)e->va_addr;
+			*size = e->va_size;
+			st = SM_BLOCK_USED;
+		}
+	}
+	for (unsigned int i = 0; i < vm_cache_n && st == SM_BLOCK_NONE; i++) {
+		if (a - vm_cache[i].vc_addr < vm_cache[i].vc_len) {
+			*start = (void *)vm_cache[i].vc_addr;
+			*size = vm_cache[i].vc_len;
+			st = SM_BLOCK_FREE;
+		}
+	}
+	pthread_mutex_unlock(&vm_lock);
+	return st;
+}
+
 /**
  * vmap_is_cached - @addr is the start of a freed mapping held in the cache.
  *
