@@ -213,6 +213,20 @@ void buddy_free_exact(void *addr, size_t size, const char *caller);
  * without it), __GFP_HIGH and __GFP_ZERO. True when done; false, with
  * nothing changed, otherwise. Afterwards the range frees with new_size. */
 bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp);
+/* What holds an address, for the messages about a bad pointer
+ * (buddy_block_of, vmap_block_of). */
+enum sm_block_state {
+	SM_BLOCK_NONE,           /* nothing found */
+	SM_BLOCK_USED,           /* inside a block handed out */
+	SM_BLOCK_FREE,           /* inside free or cached (freed) memory */
+};
+/* The block of the page allocator that holds @addr (an address of our
+ * heap): SM_BLOCK_USED, an allocated block (a 2^order block or an exact
+ * range) starting at *@start, *@npages long; SM_BLOCK_FREE, a free block,
+ * one on a per-thread list or being purged, or an exact range in a
+ * thread's large cache. Reads the descriptors without the zone lock: a
+ * snapshot, fit for a message, not for a decision. */
+enum sm_block_state buddy_block_of(const void *addr, void **start, size_t *npages);
 /* Zero pages of ours for __GFP_ZERO: madvise from 64 KiB up when the caller
  * may block (they read as zeros, untouched until used), else memset. */
 void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp);
@@ -343,11 +357,15 @@ SM_INLINE bool pcp_free_fast(struct page *pg, unsigned int order)
 /* A mapping of @size bytes registered as ours (huge kmalloc, vmalloc). With
  * guard: followed by a PROT_NONE page. NULL on failure. */
 void *vmap_alloc(size_t size, bool guard, bool zero);
-/* Like vmap_alloc (no guard, zeroed) with the start aligned to @align, a
- * power of two. */
+/* Like vmap_alloc (no guard, zeroed) with the start aligned to @align, any
+ * power of two; @size 0 maps one page. */
 void *vmap_alloc_aligned(size_t size, size_t align);
 /* Size of the mapping at @addr (its start), or 0 if it is not one of ours. */
 size_t vmap_size(const void *addr);
+/* The huge kmalloc or vmalloc mapping that holds @addr, anywhere in it:
+ * SM_BLOCK_USED, registered, starting at *@start, *@size usable bytes;
+ * SM_BLOCK_FREE, a freed mapping kept in the cache. For messages. */
+enum sm_block_state vmap_block_of(const void *addr, void **start, size_t *size);
 void vmap_free(const void *addr, const char *caller);
 /* Grow or shrink with mremap; the registry follows. NULL on failure. */
 void *vmap_realloc(void *addr, size_t new_size);

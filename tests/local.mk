@@ -1,10 +1,11 @@
 # Test tiers. Each fragment adds its programs to check_PROGRAMS and its
 # tests to its tier. Each tier runs alone: make check-unit, check-api,
-# check-preload, check-stress; `make check` runs them all.
+# check-preload, check-stress, check-install; `make check` runs them all.
 unit_tests =
 api_tests =
 preload_tests =
 stress_tests =
+install_tests =
 TEST_LIB_CORE = src/libslabmalloc_core.la $(PTHREAD_LIBS)
 TEST_LIB_PUBLIC = src/libslabmalloc.la $(PTHREAD_LIBS)
 EXTRA_DIST += tests/tap.h tests/run
@@ -18,8 +19,9 @@ include tests/unit/resize.mk
 include tests/api/local.mk
 include tests/preload/local.mk
 include tests/stress/local.mk
+include tests/install/local.mk
 
-TESTS += $(unit_tests) $(api_tests) $(preload_tests) $(stress_tests)
+TESTS += $(unit_tests) $(api_tests) $(preload_tests) $(stress_tests) $(install_tests)
 
 check-unit:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests)'
@@ -29,4 +31,6 @@ check-preload:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(preload_tests)'
 check-stress:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(stress_tests)'
-.PHONY: check-unit check-api check-preload check-stress
+check-install:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(install_tests)'
+.PHONY: check-unit check-api check-preload check-stress check-install

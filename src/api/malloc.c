@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -226,10 +227,15 @@ SM_EXPORT struct mallinfo mallinfo(void)
 	return mi;
 }
 
-/* glibc's layout ("Arena 0:", system bytes, in use bytes, Total ...). */
+/* glibc's layout ("Arena 0:", system bytes, in use bytes, Total ...).
+ * write() is a cancellation point: as glibc does, cancellation is disabled
+ * while printing (a pending cancel is acted on at the caller's next
+ * cancellation point) and the caller's state restored. */
 SM_EXPORT void malloc_stats(void)
 {
 	struct mallinfo2 mi;
+	int cancel_state;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	mallinfo_fill(&mi);
 	sm_dprintf(2, "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
 	           mi.arena, mi.uordblks);
@@ -239,6 +245,7 @@ SM_EXPORT void malloc_stats(void)
 	vmap_max_stats(&max_maps, &max_bytes);
 	sm_dprintf(2, "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",
 	           max_maps, max_bytes);
+	pthread_setcancelstate(cancel_state, NULL);
 }
 
 /* Accepted for compatibility: the parameters of glibc's arenas do not apply

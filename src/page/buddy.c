@@ -754,6 +754,59 @@ static void buddy_free_block(struct zone *z, struct page *pg, unsigned int order
 		zone_purge(z, false);
 }
 
+/* The block around page @idx of @z: found at the aligned index of each
+ * order (free blocks and blocks from buddy_alloc are naturally aligned), or
+ * for an exact range grown in place, which need not be, at the nearest
+ * head below. */
+static enum sm_block_state block_around(const struct zone *z, size_t idx,
+                                           size_t *head, size_t *npages)
+{
+	for (unsigned int k = 0; k < SM_MAX_ORDER; k++) {
+		size_t h = idx & ~(NPAGES(k) - 1);
+		const struct page *hp = &z->zone_mem_map[h];
+		if ((hp->flags & (PG_buddy | PG_pcp | PG_purge)) && hp->order >= k) {
+			*head = h;
+			*npages = NPAGES(hp->order);
+			return SM_BLOCK_FREE;
+		}
+		if (hp->flags & PG_head) {
+			size_t n = (hp->flags & PG_exact) ? hp->exact.npages : NPAGES(hp->order);
+			if (idx < h + n) {
+				*head = h;
+				*npages = n;
+				return (hp->flags & PG_lcached) ? SM_BLOCK_FREE : SM_BLOCK_USED;
+			}
+		}
+	}
+	for (size_t h = idx, lo = idx > NPAGES(SM_SECTION_ORDER) ?
+	                         idx - NPAGES(SM_SECTION_ORDER) : 0; h-- > lo;) {
+		const struct page *hp = &z->zone_mem_map[h];
+		if (!(hp->flags & (PG_head | PG_buddy | PG_pcp | PG_purge)))
+			continue;
+		if ((hp->flags & (PG_head | PG_exact)) == (PG_head | PG_exact) &&
+		    idx < h + hp->exact.npages) {
+			*head = h;
+			*npages = hp->exact.npages;
+			return (hp->flags & PG_lcached) ? SM_BLOCK_FREE : SM_BLOCK_USED;
+		}
+		break;
+	}
+	return SM_BLOCK_NONE;
+}
+
+enum sm_block_state buddy_block_of(const void *addr, void **start, size_t *npages)
+{
+	struct page *pg = sm_virt_to_page(addr);
+	if (!pg)
+		return SM_BLOCK_NONE;
+	const struct zone *z = page_zone(pg);
+	size_t head = 0;
+	enum sm_block_state st = block_around(z, page_index(z, pg), &head, npages);
+	if (st != SM_BLOCK_NONE)
+		*start = zone_page_addr(z, head);
+	return st;
+}
+
 /* Why @pg (in zone @z) cannot be freed as a block of @order: one line. */
 static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
                                          unsigned int order, const char *caller)
@@ -771,31 +824,20 @@ static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
 		sm_fatal("%s(): wrong order %u for block of order %u at %p", caller,
 		         order, (unsigned int)pg->order, addr);
 	}
-	/* Not a head: find the block around it. */
-	for (unsigned int k = 1; k < SM_MAX_ORDER; k++) {
-		size_t h = idx & ~(NPAGES(k) - 1);
-		const struct page *hp = &z->zone_mem_map[h];
-		if ((hp->flags & (PG_buddy | PG_pcp | PG_purge)) && hp->order >= k)
+	/* Not a head: the block around it. */
+	size_t h = 0, n = 0;
+	switch (block_around(z, idx, &h, &n)) {
+	case SM_BLOCK_FREE:
+		/* A head is an exact range in a thread's large cache: "inside". */
+		if (!(z->zone_mem_map[h].flags & PG_head))
 			sm_fatal("%s(): double free of %p (inside a free block of order %u at %p)",
-			         caller, addr, (unsigned int)hp->order, zone_page_addr(z, h));
-		if (hp->flags & PG_head) {
-			size_t n = (hp->flags & PG_exact) ? hp->exact.npages : NPAGES(hp->order);
-			if (idx < h + n)
-				sm_fatal("%s(): invalid address %p (inside the block at %p)",
-				         caller, addr, zone_page_addr(z, h));
-		}
-	}
-	/* An exact range grown in place need not start at an aligned index:
-	 * the nearest head below is the block around @addr. */
-	for (size_t h = idx, lo = idx > NPAGES(SM_SECTION_ORDER) ?
-	                         idx - NPAGES(SM_SECTION_ORDER) : 0; h-- > lo;) {
-		const struct page *hp = &z->zone_mem_map[h];
-		if (!(hp->flags & (PG_head | PG_buddy | PG_pcp | PG_purge)))
-			continue;
-		if ((hp->flags & (PG_head | PG_exact)) == (PG_head | PG_exact) &&
-		    idx < h + hp->exact.npages)
-			sm_fatal("%s(): invalid address %p (inside the block at %p)",
-			         caller, addr, zone_page_addr(z, h));
+			         caller, addr, (unsigned int)z->zone_mem_map[h].order,
+			         zone_page_addr(z, h));
+		/* fall through */
+	case SM_BLOCK_USED:
+		sm_fatal("%s(): invalid address %p (inside the block at %p)",
+		         caller, addr, zone_page_addr(z, h));
+	case SM_BLOCK_NONE:
 		break;
 	}
 	sm_fatal("%s(): invalid address %p", caller, addr);

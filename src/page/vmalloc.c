@@ -414,14 +414,21 @@ void *vmap_alloc_cached(size_t size, bool zero)
 	return (void *)p;
 }
 
+/*
+ * A mapping of @size bytes (0 counts as one page, as malloc(0) returns a
+ * block) whose start is a multiple of @align, any power of two: a mapping
+ * of size + align bytes trimmed at both ends. The only limit on @align is
+ * the system's: an alignment whose mapping it refuses fails with NULL.
+ */
 void *vmap_alloc_aligned(size_t size, size_t align)
 {
-	if (size == 0 || size > ((size_t)1 << 46) || align > ((size_t)1 << 40) ||
-	    (align & (align - 1)))
+	if (size > ((size_t)1 << 46) || align == 0 || (align & (align - 1)))
 		return NULL;
 	if (align <= SM_PAGE_SIZE)
-		return vmap_alloc_cached(size, true);
-	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
+		return vmap_alloc_cached(size ? size : 1, true);
+	size_t usable = size ? SM_ALIGN_UP(size, SM_PAGE_SIZE) : SM_PAGE_SIZE;
+	if (align > SIZE_MAX - usable)
+		return NULL;
 	size_t len = usable + align;
 	char *raw = vm_os_map(len);
 	if (!raw)
@@ -454,6 +461,31 @@ size_t vmap_size(const void *addr)
 		s = e->va_size;
 	pthread_mutex_unlock(&vm_lock);
 	return s;
+}
+
+enum sm_block_state vmap_block_of(const void *addr, void **start, size_t *size)
+{
+	uintptr_t a = (uintptr_t)addr;
+	enum sm_block_state st = SM_BLOCK_NONE;
+	pthread_mutex_lock(&vm_lock);
+	for (size_t i = 0; i < vm_cap && st == SM_BLOCK_NONE; i++) {
+		const struct vm_entry *e = &vm_table[i];
+		if (e->va_addr && !(e->va_flags & VM_IOREMAP) &&
+		    a - e->va_addr < e->va_size) {
+			*start = (void *)e->va_addr;
+			*size = e->va_size;
+			st = SM_BLOCK_USED;
+		}
+	}
+	for (unsigned int i = 0; i < vm_cache_n && st == SM_BLOCK_NONE; i++) {
+		if (a - vm_cache[i].vc_addr < vm_cache[i].vc_len) {
+			*start = (void *)vm_cache[i].vc_addr;
+			*size = vm_cache[i].vc_len;
+			st = SM_BLOCK_FREE;
+		}
+	}
+	pthread_mutex_unlock(&vm_lock);
+	return st;
 }
 
 /**

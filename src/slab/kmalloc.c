@@ -466,6 +466,38 @@ SM_COLD SM_NORETURN static void bad_pointer(const char *caller, const void *p,
 	sm_fatal("%s(): %s (%p)", caller, what, p);
 }
 
+/* @p lies inside the live @size-byte block at @start but is not its start. */
+SM_COLD SM_NORETURN static void bad_interior(const char *caller, const void *p,
+                                             const void *start, size_t size)
+{
+	sm_fatal("%s(): invalid pointer (not the start of an allocation: offset %zu "
+	         "in the %zu-byte block at %p) (%p)", caller,
+	         (size_t)((uintptr_t)p - (uintptr_t)start), size, start, p);
+}
+
+/* @p is in the page allocator's range but is no block malloc handed out:
+ * say what holds it. */
+SM_COLD SM_NORETURN static void bad_page_pointer(const char *caller, const void *p)
+{
+	void *start = NULL;
+	size_t npages = 0;
+	switch (buddy_block_of(p, &start, &npages)) {
+	case SM_BLOCK_USED:
+		if (sm_virt_to_page(start)->flags & PG_large)
+			bad_interior(caller, p, start, npages << SM_PAGE_SHIFT);
+		if (start == p)
+			bad_pointer(caller, p, "invalid pointer (a block of the page "
+			            "allocator, not allocated by malloc)");
+		sm_fatal("%s(): invalid pointer (inside the block of the page allocator "
+		         "at %p, not allocated by malloc) (%p)", caller, start, p);
+	case SM_BLOCK_FREE:
+		bad_pointer(caller, p, "invalid pointer (inside free memory)");
+	case SM_BLOCK_NONE:
+		break;
+	}
+	bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
+}
+
 /* The state of a pointer that lands in our heap, for free/realloc/usable. */
 enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC };
 
@@ -496,10 +528,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 			}
 			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
 				bad_pointer(caller, p, "double free detected");
-			if (!(pg->flags & (PG_head | PG_exact)))
-				bad_pointer(caller, p, "invalid pointer (freed memory)");
 		}
-		bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
+		bad_page_pointer(caller, p);
 	}
 	size_t vs = vmap_size(p);
 	if (vs) {
@@ -508,6 +538,17 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 	}
 	if (vmap_is_cached(p))
 		bad_pointer(caller, p, "double free detected");
+	/* Inside a mapping of ours (before glibc's test, which reads the word
+	 * before @p: inside our mapping that is user data). */
+	void *start = NULL;
+	switch (vmap_block_of(p, &start, &vs)) {
+	case SM_BLOCK_USED:
+		bad_interior(caller, p, start, vs);
+	case SM_BLOCK_FREE:
+		bad_pointer(caller, p, "invalid pointer (inside free memory)");
+	case SM_BLOCK_NONE:
+		break;
+	}
 	struct boot_hdr *h = boot_hdr_of(p);
 	if (h) {
 		*usable = h->bh_size;

@@ -14,6 +14,7 @@
 void *reallocarray(void *p, size_t n, size_t s);
 /* glibc's own allocator, still reachable under its internal names. */
 void *__libc_malloc(size_t size);
+void *__libc_memalign(size_t align, size_t size);
 void __libc_free(void *p);
 void free_sized(void *p, size_t size);
 void free_aligned_sized(void *p, size_t align, size_t size);
@@ -94,6 +95,59 @@ static void statistics_as_glibc(void)
 	   "malloc_stats prints the most mmapped regions (%lu) and bytes (%lu)", regions, bytes);
 }
 
+/* Sizes 0 and 1 at every power-of-two alignment, 1 B .. 2^63: wherever
+ * glibc's own memalign gives a block, posix_memalign (from sizeof(void *)),
+ * aligned_alloc and memalign must give an aligned one too; elsewhere
+ * (alignments larger than the system will map) ENOMEM is allowed. Every
+ * block is written and freed. */
+static void zero_size_alignment_sweep(void)
+{
+	int pm_ok = 1, aa_ok = 1, ma_ok = 1;
+	unsigned int glibc_max = 0;
+	for (unsigned int k = 0; k < 64; k++) {
+		size_t al = (size_t)1 << k;
+		for (size_t size = 0; size <= 1; size++) {
+			void *g = __libc_memalign(al, size);
+			int must = g != NULL;
+			__libc_free(g);
+			if (must && size == 0)
+				glibc_max = k;
+			if (al >= sizeof(void *)) {
+				void *p = (void *)1;
+				int r = posix_memalign(&p, al, size);
+				if (r == 0 ? ((uintptr_t)p & (al - 1)) || !writable(p, 1, 0x5a)
+				           : (must || r != ENOMEM || p != (void *)1)) {
+					diag("posix_memalign(2^%u, %zu) -> %d %p", k, size, r, p);
+					pm_ok = 0;
+				}
+				if (r == 0)
+					free(p);
+			}
+			errno = 0;
+			void *a = aligned_alloc(al, size);
+			if (a ? ((uintptr_t)a & (al - 1)) || !writable(a, 1, 0x5a)
+			      : (must || errno != ENOMEM)) {
+				diag("aligned_alloc(2^%u, %zu) -> %p (errno %d)", k, size, a, errno);
+				aa_ok = 0;
+			}
+			free(a);
+			errno = 0;
+			void *m = memalign(al, size);
+			if (m ? ((uintptr_t)m & (al - 1)) || !writable(m, 1, 0x5a)
+			      : (must || errno != ENOMEM)) {
+				diag("memalign(2^%u, %zu) -> %p (errno %d)", k, size, m, errno);
+				ma_ok = 0;
+			}
+			free(m);
+		}
+	}
+	diag("glibc's memalign(align, 0) succeeds up to align 2^%u here", glibc_max);
+	ok(glibc_max >= 23, "glibc's memalign serves size 0 at 8 MiB alignment (the sweep is meaningful)");
+	ok(pm_ok, "posix_memalign(size 0 and 1) at every alignment glibc serves");
+	ok(aa_ok, "aligned_alloc(size 0 and 1) at every alignment glibc serves");
+	ok(ma_ok, "memalign(size 0 and 1) at every alignment glibc serves");
+}
+
 int main(void)
 {
 	/* malloc(0) */
@@ -165,6 +219,7 @@ int main(void)
 		}
 	}
 	ok(align_ok, "alignment sweep 8 B .. 4 MiB, many sizes, writable");
+	zero_size_alignment_sweep();
 	void *va = valloc(100);
 	ok(va && ((uintptr_t)va & 4095) == 0, "valloc is page aligned");
 	free(va);

@@ -2,11 +2,15 @@
  * names the call and the address (each case runs in a child process). */
 #include "tap.h"
 
+#include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <slabmalloc.h>
+
+void free_sized(void *p, size_t size);
 
 static void *volatile sink;
 
@@ -81,6 +85,86 @@ static void free_sized_wrong(void *arg)
 	free_sized(p, 4096);
 }
 
+/* An interior pointer of a live large (page) or huge (mapped) block given
+ * to free, realloc or malloc_usable_size. */
+struct interior_case {
+	size_t ic_size;          /* block size */
+	size_t ic_off;           /* offset of the pointer passed */
+	int ic_op;               /* 0 free, 1 realloc, 2 malloc_usable_size */
+	int ic_freed;            /* free the block first */
+};
+static const char *const op_name[] = { "free", "realloc", "malloc_usable_size" };
+
+static void interior_live(void *arg)
+{
+	const struct interior_case *ic = arg;
+	char *p = malloc(ic->ic_size);
+	sink = p;
+	if (ic->ic_freed)
+		free(p);
+	char *q = p + ic->ic_off;
+	switch (ic->ic_op) {
+	case 0: free(q); break;
+	case 1: sink = realloc(q, 100); break;
+	default: sink = (void *)malloc_usable_size(q); break;
+	}
+}
+
+/* A large block grown in place by realloc need not start at an index
+ * aligned to its new size: the block around the pointer is still found. */
+static void interior_grown(void *arg)
+{
+	(void)arg;
+	char *p = malloc(64u << 10);
+	p = realloc(p, 200u << 10);
+	free(p + 150000);
+}
+
+static void free_page_block(void *arg)
+{
+	(void)arg;
+	unsigned long a = __get_free_pages(GFP_KERNEL, 2);
+	free((char *)a + (size_t)arg);
+}
+
+static void interior_cases(void)
+{
+	static const size_t sizes[] = { 64u << 10, 1u << 20, 8u << 20 };
+	static const size_t offs[] = { 16, 4096, 8192 + 48 };
+	for (unsigned int s = 0; s < 3; s++) {
+		for (unsigned int o = 0; o < 3; o++) {
+			for (int op = 0; op < 3; op++) {
+				struct interior_case ic = { sizes[s], offs[o], op, 0 };
+				char expect[200];
+				snprintf(expect, sizeof expect,
+				         "%s(): invalid pointer (not the start of an allocation: "
+				         "offset %zu in the %zu-byte block at 0x",
+				         op_name[op], offs[o], sizes[s]);
+				expect_death(interior_live, &ic, expect,
+				             "%s of a pointer %zu bytes into a live %zu KiB block",
+				             op_name[op], offs[o], sizes[s] >> 10);
+			}
+		}
+	}
+	/* inside a freed block: kept in the thread's large cache (1 MiB) or
+	 * in the cache of mappings (8 MiB) */
+	for (unsigned int s = 1; s < 3; s++) {
+		struct interior_case ic = { sizes[s], 4096, 0, 1 };
+		expect_death(interior_live, &ic, "free(): invalid pointer (inside free memory)",
+		             "free of a pointer into a freed %zu KiB block", sizes[s] >> 10);
+	}
+	expect_death(interior_grown, NULL,
+	             "free(): invalid pointer (not the start of an allocation: offset 150000 "
+	             "in the 204800-byte block at 0x",
+	             "free of a pointer into a large block grown by realloc");
+	expect_death(free_page_block, NULL,
+	             "free(): invalid pointer (a block of the page allocator, not allocated by malloc)",
+	             "free of a block from __get_free_pages");
+	expect_death(free_page_block, (void *)8192,
+	             "free(): invalid pointer (inside the block of the page allocator at 0x",
+	             "free of a pointer into a block from __get_free_pages");
+}
+
 int main(void)
 {
 	expect_death(double_free, (void *)24, "free(): double free detected",
@@ -105,5 +189,6 @@ int main(void)
 	             "free() of a kmem_cache object");
 	expect_death(free_sized_wrong, NULL, "free_sized(): size 4096 does not match",
 	             "free_sized with a wrong size");
+	interior_cases();
 	return done_testing();
 }

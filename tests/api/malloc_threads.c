@@ -3,6 +3,8 @@
  * thread exit. */
 #include "tap.h"
 
+#include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -148,6 +150,23 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
+/* A thread with a cancel pending calls malloc_stats, which must not be
+ * cancelled inside its printing (write is a cancellation point); the
+ * cancel is acted on at the thread's next cancellation point. */
+static volatile int stats_returned, stats_state_kept;
+static void *stats_with_cancel_pending(void *arg)
+{
+	(void)arg;
+	pthread_cancel(pthread_self());      /* deferred: pending from here */
+	malloc_stats();
+	stats_returned = 1;
+	int old = -1;
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	stats_state_kept = old == PTHREAD_CANCEL_ENABLE;
+	pthread_testcancel();
+	return NULL;
+}
+
 int main(void)
 {
 	pthread_t t[4];
@@ -207,6 +226,26 @@ int main(void)
 	for (int i = 0; i < 2; i++)
 		pthread_join(sp[i], NULL);
 	ok(fork_ok, "20 forks of a threaded parent: each child allocates and exits 0");
+
+	/* malloc_stats prints to stderr: to /dev/null for this test */
+	fflush(stderr);
+	int err = dup(2), null = open("/dev/null", O_WRONLY);
+	dup2(null, 2);
+	pthread_t cs;
+	void *cres = NULL;
+	pthread_create(&cs, NULL, stats_with_cancel_pending, NULL);
+	pthread_join(cs, &cres);
+	int prev, during = -1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &prev);
+	malloc_stats();
+	pthread_setcancelstate(prev, &during);
+	dup2(err, 2);
+	close(err);
+	close(null);
+	ok(stats_returned && cres == PTHREAD_CANCELED,
+	   "malloc_stats with a cancel pending returns; the thread is cancelled after it");
+	ok(stats_state_kept, "malloc_stats restores the caller's cancel state (enabled)");
+	ok(during == PTHREAD_CANCEL_DISABLE, "malloc_stats leaves a disabled cancel state disabled");
 
 	return done_testing();
 }
