@@ -124,9 +124,12 @@
  *  6. GFP. __GFP_DMA selects ZONE_DMA (no pcp lists there). Without
  *     __GFP_WAIT (GFP_ATOMIC, GFP_NOWAIT) zone locks are only try-locked,
  *     a busy lock fails the call with NULL, and a zone does not grow (that
- *     maps a section: 1.). The last buddy_reserve_pages
- *     pages of a fully grown zone are an emergency reserve that only
- *     __GFP_HIGH (GFP_ATOMIC) allocations may take. Decay purges are only
+ *     maps a section: 1.). buddy_reserve_pages free pages of each zone
+ *     are an emergency reserve that only __GFP_HIGH (GFP_ATOMIC)
+ *     allocations may take: the others grow the zone rather than go below
+ *     it, and fail when it cannot grow (its span used up, RLIMIT_AS, a
+ *     mapping in the way, or no __GFP_WAIT), so the reserve is there when
+ *     the address space runs out too. Decay purges are only
  *     started from allocations that may block and may call the OS
  *     (__GFP_IO|__GFP_FS). The public entry points test fault injection
  *     first and retry failures as gfp_retry() (gfp.c) decides, so
@@ -457,10 +460,12 @@ static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
                                  bool *dirty)
 {
 	size_t need = NPAGES(order);
-	if (!(gfp & __GFP_HIGH)) {
+	/* The emergency reserve stays free in the grown part: grow rather
+	 * than go below it, or fail (theory 6). */
+	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < need + buddy_reserve_pages) {
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
-		if (avail < need + buddy_reserve_pages)
+		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
 	}
 	unsigned int o = order;
@@ -1059,10 +1064,11 @@ static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
 	size_t np = zone_npages(z);
 
 	*dirty = false;
-	/* The emergency reserve, as zone_rmqueue keeps it. */
+	/* The emergency reserve, as zone_rmqueue keeps it: free afterwards,
+	 * counting the section grown below when the range runs past. */
 	if (!(gfp & __GFP_HIGH)) {
 		size_t avail = z->zone_free_pages +
-		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
+		               (end > np ? NPAGES(SM_SECTION_ORDER) : 0);
 		if (avail < need + buddy_reserve_pages)
 			return false;
 	}

@@ -58,6 +58,23 @@ static void blocked_growth(struct zone *z, gfp_t zone_flag, char *occupant,
 		nk++;
 	ok(nk < 64 && z->zone_limit == limit1 && buddy_validate(),
 	   "%s: kmalloc of 1 MiB ends in NULL after %d, valid", what, nk);
+	/* Pages one by one (no per-thread list on this path): ordinary
+	 * requests stop at the emergency reserve, which GFP_ATOMIC may take. */
+	static void *pg[8192];
+	size_t np = 0;
+	while (np < 8192 && (pg[np] = alloc_pages_exact(PAGE_SIZE, GFP_KERNEL | zone_flag |
+	                                                __GFP_NOWARN | __GFP_NORETRY)) != NULL)
+		np++;
+	ok(np < 8192 && (z->zone_free_pages >= buddy_reserve_pages || limit1 == 0) &&
+	   z->zone_limit == limit1,
+	   "%s: single pages stop at the emergency reserve (%zu free, %lu kept)", what,
+	   z->zone_free_pages, buddy_reserve_pages);
+	void *at = alloc_pages_exact(PAGE_SIZE, GFP_ATOMIC | zone_flag | __GFP_NOWARN);
+	ok(at != NULL || limit1 == 0, "%s: GFP_ATOMIC still gets a page from it", what);
+	if (at)
+		free_pages_exact(at, PAGE_SIZE);
+	while (np)
+		free_pages_exact(pg[--np], PAGE_SIZE);
 	while (nk)
 		kfree(k[--nk]);
 	os_unmap(occupant, SM_PAGE_SIZE);
