@@ -120,10 +120,21 @@ void os_init(void);
 size_t os_page_size(void);
 /* Anonymous private read-write mapping. NULL on failure (errno kept). */
 void *os_map(size_t size);
-/* Reserve address space: read-write, MAP_NORESERVE, nothing committed. */
-void *os_reserve(size_t size);
-/* Like os_reserve but below 4 GiB (MAP_32BIT, then hints). NULL if none. */
+/* Read-write, MAP_NORESERVE (nothing committed until touched), below
+ * 4 GiB (MAP_32BIT, then hints). NULL if none. */
 void *os_reserve_low(size_t size);
+/* Map read-write exactly at @addr, never over an existing mapping
+ * (MAP_FIXED_NOREPLACE). NULL with errno EEXIST when something is there,
+ * ENOMEM when RLIMIT_AS (or the system) refuses. */
+void *os_map_fixed(void *addr, size_t size);
+/* A power of two above every user address (from the initial stack): the
+ * size of the user address space. */
+uintptr_t os_user_top(void);
+/* RLIMIT_AS now (it may change at any time), SIZE_MAX when unlimited. */
+size_t os_as_limit(void);
+/* Address space the process has mapped (VmSize), from /proc/self/statm;
+ * 0 when unreadable. */
+size_t os_vm_bytes(void);
 /* Map a region aligned to @align (a power of two >= page size). */
 void *os_map_aligned(size_t size, size_t align);
 int os_unmap(void *addr, size_t size);

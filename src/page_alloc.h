@@ -3,13 +3,15 @@
  * page_alloc.h — the page layer's contract with the layers above it:
  * struct page, zones, and the buddy allocator's internal entry points.
  *
- * Memory layout (the SPARSEMEM/vmemmap idea): each zone reserves one large
- * range of address space at init (nothing is committed until touched) and a
- * mem_map array with one struct page per 4 KiB page of that range. The
- * descriptor of any address is mem_map[(addr - base) >> PAGE_SHIFT], found in
- * O(1) without touching the memory it describes; an address outside every
- * zone's grown part is not ours. Zones grow by whole MAX_ORDER blocks
- * ("sections") as the buddy allocator needs them.
+ * Memory layout (the SPARSEMEM/vmemmap idea): each zone has a range of
+ * address space chosen at init but not mapped, and a mem_map array with one
+ * struct page per 4 KiB page of that range, also set aside unmapped. Zones
+ * grow by whole MAX_ORDER blocks ("sections"), each mapped at its place
+ * with its descriptors when the buddy allocator needs it, so the process
+ * holds only the address space its heap uses. The descriptor of any
+ * address is mem_map[(addr - base) >> PAGE_SHIFT], found in O(1) without
+ * touching the memory it describes; an address outside every zone's grown
+ * part is not ours.
  */
 #ifndef SM_PAGE_ALLOC_H
 #define SM_PAGE_ALLOC_H
@@ -105,10 +107,11 @@ struct free_area {
  * always below it).
  */
 struct zone {
-	uintptr_t          zone_base;    /* start of the reserved range */
-	size_t             zone_limit;   /* bytes handed to the buddy so far */
+	uintptr_t          zone_base;    /* start of the zone's range */
+	size_t             zone_limit;   /* bytes mapped and handed to the buddy */
 	struct page       *zone_mem_map; /* descriptor of zone_base */
-	size_t             zone_span;    /* bytes reserved */
+	size_t             zone_span;    /* bytes the zone may grow to (0: none) */
+	size_t             zone_map_bytes; /* bytes of zone_mem_map mapped */
 	pthread_mutex_t    zone_lock;
 	const char        *zone_name;    /* "DMA", "Normal" */
 	struct free_area   zone_free_area[SM_MAX_ORDER];
@@ -193,8 +196,9 @@ extern int32_t buddy_slab_key_none;
 void buddy_set_slab_key_none(int32_t key);
 /* A block of 2^order pages (head descriptor), or NULL. Honours __GFP_DMA,
  * __GFP_ZERO, __GFP_COLD, __GFP_HIGH (emergency reserve) and non-blocking
- * calls (no __GFP_WAIT: trylock only, NULL if a zone lock is busy). Growing a
- * zone inside its reservation needs no system call, so every caller may.
+ * calls (no __GFP_WAIT: trylock only, NULL if a zone lock is busy, and no
+ * zone growth, which maps a section). NULL with errno ENOMEM when a growth
+ * is refused (RLIMIT_AS, or another mapping in the zone's range).
  * The head comes back with flags == PG_head and .order set. Layers above may
  * OR in PG_slab/PG_large and set slab_cache/slab_base (on any page of the
  * block) and the union, but must keep PG_head and .order: buddy_free()

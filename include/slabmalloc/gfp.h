@@ -21,9 +21,10 @@
  *  - GFP_NOWAIT never blocks either, but unlike GFP_ATOMIC it may not use
  *    the emergency reserve. GFP_ATOMIC (__GFP_HIGH) may take the last pages
  *    of a zone's reserve (64 pages per zone by default).
- *  - Growing a zone inside the address space reserved for it at start-up is
- *    not a system call, so non-blocking calls may do it; huge allocations
- *    (their own mapping) are refused to them.
+ *  - Growing a zone maps its next section (address space is taken as the
+ *    heap grows), so non-blocking calls do not grow zones: they are served
+ *    from what the zones already hold, and huge allocations (their own
+ *    mapping) are refused to them.
  *  - __GFP_NOFAIL calls are never failed by fault injection (fail_slab=,
  *    fail_page_alloc=), and retry with back-off until they succeed.
  *  - ZONE_DMA is memory below 4 GiB (useful for 32-bit device registers

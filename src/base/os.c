@@ -7,16 +7,17 @@
  * Theory.
  *
  *  1. Mappings. os_map() is a plain anonymous private mapping (zeroed by the
- *     kernel). os_reserve() maps a large range read-write with MAP_NORESERVE:
- *     address space only, no commit charge, nothing resident until touched;
- *     the buddy allocator reserves each zone and its mem_map this way, so
- *     growing a zone later is a pointer bump, not a system call.
- *     os_reserve_low() does the same below 4 GiB: MAP_32BIT first (it gives
- *     the first 2 GiB), then fixed hint addresses between 1 GiB and 4 GiB
- *     with MAP_FIXED_NOREPLACE (which never clobbers an existing mapping;
- *     kernels older than 4.17 ignore the flag and treat the hint as a hint,
- *     so the result is checked and released when it is not where we asked).
- *     Every result of os_reserve_low() is verified to end at or below 4 GiB.
+ *     kernel). os_map_fixed() maps at an address the caller chose, with
+ *     MAP_FIXED_NOREPLACE, which never clobbers an existing mapping (EEXIST
+ *     instead; kernels older than 4.17 ignore the flag and treat the
+ *     address as a hint, so the result is checked and released when it is
+ *     not where we asked): the buddy allocator grows its zones and their
+ *     mem_maps this way, section by section, at addresses it set aside
+ *     without mapping them. os_reserve_low() maps read-write with
+ *     MAP_NORESERVE below 4 GiB (bootmem's low regions): MAP_32BIT first
+ *     (it gives the first 2 GiB), then fixed hint addresses between 1 GiB
+ *     and 4 GiB with MAP_FIXED_NOREPLACE. Every result of os_reserve_low()
+ *     is verified to end at or below 4 GiB.
  *
  *  2. Returning memory. os_purge() is madvise(MADV_DONTNEED): the pages stay
  *     mapped and the next touch reads zeros, which is what lets the buddy
@@ -34,7 +35,17 @@
  *     directly. os_rss_bytes() reads /proc/self/statm with open/read, no
  *     stdio.
  *
- *  5. Probes for the malloc layer. os_brk_range() gives the program break's
+ *  5. Address-space probes for the buddy allocator. os_user_top() is the
+ *     power of two above the initial stack (AT_RANDOM points into it): the
+ *     size of the user address space (2^47 on x86-64 with 4-level paging,
+ *     and with 5-level paging unless a program asks for more), which tells
+ *     where the kernel puts ordinary mappings (near the top, growing down;
+ *     from a third or a quarter of it up in the legacy layout) and so where
+ *     it does not. os_as_limit() is RLIMIT_AS, read on each call because a
+ *     program may lower it at any time; os_vm_bytes() is the mapped total
+ *     (VmSize) from /proc/self/statm.
+ *
+ *  6. Probes for the malloc layer. os_brk_range() gives the program break's
  *     range (start_brk from /proc/self/stat, read once; the current break
  *     from sbrk(0)), where glibc's main arena lives; os_is_mapped() asks
  *     mincore() whether an address's page is mapped, without touching it.
@@ -54,6 +65,7 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #ifdef HAVE_SYS_RSEQ_H
 #include <sys/rseq.h>
 #endif
@@ -129,11 +141,38 @@ void *os_map(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void *os_reserve(size_t size)
+void *os_map_fixed(void *addr, size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (p != addr) {             /* old kernel: the address was a hint */
+		munmap(p, size);
+		errno = EEXIST;
+		return NULL;
+	}
+	return p;
+}
+
+uintptr_t os_user_top(void)
+{
+	uintptr_t a = (uintptr_t)getauxval(AT_RANDOM);
+	if (!a)
+		a = (uintptr_t)__builtin_frame_address(0);
+	unsigned int bits = 64 - (unsigned int)__builtin_clzl(a | 1);
+	return bits >= 64 ? ~(uintptr_t)0 : (uintptr_t)1 << bits;
+}
+
+size_t os_as_limit(void)
+{
+	struct rlimit rl;
+	int saved = errno;
+	int r = getrlimit(RLIMIT_AS, &rl);
+	errno = saved;
+	if (r != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= SIZE_MAX)
+		return SIZE_MAX;
+	return (size_t)rl.rlim_cur;
 }
 
 /* Accept @p as a low mapping of @size, or release it. */
@@ -337,21 +376,34 @@ static bool os_read_proc(const char *path, char *buf, size_t cap)
 	return true;
 }
 
-size_t os_rss_bytes(void)
+/* Field @field (0: size, 1: resident) of /proc/self/statm, in bytes. */
+static size_t os_statm_bytes(int field)
 {
 	char buf[128];
 	if (!os_read_proc("/proc/self/statm", buf, sizeof buf))
 		return 0;
 	/* "size resident shared text lib data dt", in pages. */
 	const char *s = buf;
-	while (*s && *s != ' ')
-		s++;
-	while (*s == ' ')
-		s++;
+	for (int f = 0; f < field; f++) {
+		while (*s && *s != ' ')
+			s++;
+		while (*s == ' ')
+			s++;
+	}
 	size_t pages = 0;
 	for (; *s >= '0' && *s <= '9'; s++)
 		pages = pages * 10 + (size_t)(*s - '0');
 	return pages * os_page_size();
+}
+
+size_t os_rss_bytes(void)
+{
+	return os_statm_bytes(1);
+}
+
+size_t os_vm_bytes(void)
+{
+	return os_statm_bytes(0);
 }
 
 /* start_brk never changes: read it once from /proc/self/stat (field 47). */

@@ -6,38 +6,65 @@
  *
  * Theory.
  *
- *  1. Zones. ZONE_NORMAL reserves one large range of address space at init
- *     (64 GiB, or less when the system refuses: 16, 4, 1 GiB, 256, 64 MiB),
- *     aligned to its own size (for the window, 2.). ZONE_DMA reserves
- *     256 MiB (or 64, 16 MiB) below 4 GiB, aligned to a section (4 MiB),
- *     for __GFP_DMA; when no low range can be had the zone stays empty and
- *     __GFP_DMA requests fail with NULL. Reservations
- *     are MAP_NORESERVE read-write mappings (os_reserve): nothing is
- *     committed until touched. A zone grows by one section at a time
- *     (zone_limit, published with a release store after the section's
- *     descriptors are initialised, and never shrinking), so growing is a
- *     pointer bump under the zone lock and needs no system call: every
- *     caller, GFP_ATOMIC included, may grow a zone.
+ *  1. Zones, placed but not mapped. Nothing is mapped at init: buddy_init
+ *     only chooses addresses (zones_place). ZONE_NORMAL gets a span of
+ *     64 GiB (less on a small address space) aligned to the span (for the
+ *     window, 2.), in a part of the address space that the kernel does not
+ *     hand out to ordinary mmap: the user address space's size T is
+ *     os_user_top() (2^47 on x86-64), the kernel maps top-down from just
+ *     below the stack (near T) and, in the legacy layout, bottom-up from
+ *     T/3 (T/4 on arm64), PIE programs load near 2T/3 and non-PIE ones
+ *     near 4 MiB, so [T/8, T/4) is left alone; the span is a random slot
+ *     there (about 250 on x86-64: the heap's address is not predictable),
+ *     whose first and last pages are checked to be unmapped. Its mem_map
+ *     (below) follows it, then the DMA zone's. ZONE_DMA gets 256 MiB
+ *     below 4 GiB, a random section-aligned slot of [2 GiB, 4 GiB) (the
+ *     kernel's MAP_32BIT mappings, bootmem's low regions among them, take
+ *     [1 GiB, 2 GiB); a non-PIE program and its break sit near 4 MiB).
+ *     A zone grows by one section (4 MiB) at a time (zone_grow, under the
+ *     zone lock): the section is mapped at its fixed address with
+ *     MAP_FIXED_NOREPLACE, which never replaces another mapping, so that
+ *     address space is taken as the heap grows (the kernel's SPARSEMEM
+ *     sections) and RLIMIT_AS (ulimit -v) keeps its meaning, whether set
+ *     before start or lowered after. zone_limit is then published with a
+ *     release store after the section's descriptors are initialised, and
+ *     never shrinks. Growth needs that system call, so only callers that
+ *     may block (__GFP_WAIT) grow a zone; GFP_ATOMIC takes what is there.
+ *     When RLIMIT_AS is finite, a zone grows only while the process keeps
+ *     room for what else it must map (thread stacks, libraries, files): a
+ *     reserve of limit/32, at least 16 MiB and at most 128 MiB (and never
+ *     above limit/8), the kernel's user_reserve_kbytes idea; a limit set
+ *     after start is read at the next growth. A section that cannot be
+ *     mapped (ENOMEM: the limit or the system; EEXIST: another mapping sits
+ *     at the address, which is reported once) fails the growth, and the
+ *     allocation that needed it fails with NULL (errno ENOMEM); nothing
+ *     else changes and a later growth tries again. Freed memory goes back
+ *     with madvise (5.); sections stay mapped.
  *
- *  2. mem_map. Each zone has a struct page (64 bytes) per 4 KiB page of its
- *     whole span, in its own MAP_NORESERVE reservation; only descriptors of
- *     grown sections are ever touched (1/64 of the memory they describe).
- *     sm_virt_to_page() (page_alloc.h) is one subtraction and compare per
- *     zone: the SPARSEMEM/vmemmap idea, with no access to user memory, and
- *     an address outside every grown part is recognised as not ours.
+ *  2. mem_map. Each zone's descriptors (struct page, 64 bytes per 4 KiB
+ *     page) form one array, mem_map, at a fixed address beside ZONE_NORMAL
+ *     (span/64 set aside, not mapped), mapped on demand with the zone
+ *     (zone_map_cover, MAP_FIXED_NOREPLACE, zone_map_bytes): 64 KiB per
+ *     section, 1/64 of the memory it describes, so mem_map stays
+ *     proportional to the mapped heap. sm_virt_to_page() (page_alloc.h) is
+ *     one subtraction and compare per zone: the SPARSEMEM/vmemmap idea,
+ *     with no access to user memory, and an address outside every grown
+ *     part is recognised as not ours.
  *     The free fast paths use a cheaper lookup with no compare, the window
  *     (sm_page_window): ZONE_NORMAL's base is a multiple of its span, so
  *     for an address of the zone (addr >> 6) & mask, with mask = (W - 1)
  *     << 6 for a power of two W of pages, is its descriptor's offset in
- *     mem_map. Every descriptor of the first W pages is initialised (those
- *     beyond zone_limit get the "none" slab_key), so any other address
- *     lands on an initialised descriptor too, an alias that the caller's
- *     object-start proof rejects. W starts at one section when the slab
- *     layer opens the window (buddy_set_slab_key_none: before, the window
- *     is one static descriptor) and doubles as the zone outgrows it; the
- *     map is published before the first mask, each mask after the
- *     descriptors it covers. Cost: up to one descriptor per page of the
- *     grown part, touched ahead of growth (about 1.6 % of the heap).
+ *     mem_map. Every descriptor of the first W pages is mapped and
+ *     initialised (those beyond zone_limit get the "none" slab_key), so any
+ *     other address lands on an initialised descriptor too, an alias that
+ *     the caller's object-start proof rejects. W starts at one section when
+ *     the slab layer opens the window (buddy_set_slab_key_none: before, the
+ *     window is one static descriptor) and doubles as the zone outgrows it,
+ *     the mem_map being mapped up to W descriptors first (a growth that
+ *     cannot map them fails); the map is published before the first mask,
+ *     each mask after the descriptors it covers. Cost: up to one
+ *     descriptor per page of the grown part, mapped and touched ahead of
+ *     growth (about 1.6 % of the heap).
  *
  *  3. Free areas and coalescing. A free block of 2^order pages (order 0..
  *     MAX_ORDER-1, 4 KiB..4 MiB) has PG_buddy and .order on its head
@@ -95,10 +122,14 @@
  *     back to the OS (buddy_zero_pages) when the caller may block.
  *
  *  6. GFP. __GFP_DMA selects ZONE_DMA (no pcp lists there). Without
- *     __GFP_WAIT (GFP_ATOMIC, GFP_NOWAIT) zone locks are only try-locked and
- *     a busy lock fails the call with NULL. The last buddy_reserve_pages
- *     pages of a fully grown zone are an emergency reserve that only
- *     __GFP_HIGH (GFP_ATOMIC) allocations may take. Decay purges are only
+ *     __GFP_WAIT (GFP_ATOMIC, GFP_NOWAIT) zone locks are only try-locked,
+ *     a busy lock fails the call with NULL, and a zone does not grow (that
+ *     maps a section: 1.). buddy_reserve_pages free pages of each zone
+ *     are an emergency reserve that only __GFP_HIGH (GFP_ATOMIC)
+ *     allocations may take: the others grow the zone rather than go below
+ *     it, and fail when it cannot grow (its span used up, RLIMIT_AS, a
+ *     mapping in the way, or no __GFP_WAIT), so the reserve is there when
+ *     the address space runs out too. Decay purges are only
  *     started from allocations that may block and may call the OS
  *     (__GFP_IO|__GFP_FS). The public entry points test fault injection
  *     first and retry failures as gfp_retry() (gfp.c) decides, so
@@ -165,7 +196,7 @@ uint64_t buddy_decay_ns = 10ull * 1000000000ull;
 unsigned int buddy_pcp_high = 128;
 unsigned long buddy_reserve_pages = 64;
 
-static int buddy_ready;                 /* zones reserved (release store) */
+static int buddy_ready;                 /* zones placed (release store) */
 
 #define NPAGES(order)   ((size_t)1 << (order))
 #define BUDDY_PURGE_BATCH 32
@@ -294,15 +325,41 @@ struct page *sm_window_map = (struct page *)&sm_page_none;
 uintptr_t sm_window_mask;
 static size_t window_pages;      /* W; 0 until the window opens */
 
-/* Make the window of ZONE_NORMAL cover at least @need pages: initialise the
- * descriptors it gains beyond zone_limit, then publish. Zone lock held. */
-static void window_cover(struct zone *z, size_t need)
+static bool window_wanted;       /* the slab key is known: keep it open */
+
+/* Map @z's mem_map up to @bytes (a multiple of the page size). Zone lock
+ * held (or init). False, errno set, when the system refuses. */
+static bool zone_map_cover(struct zone *z, size_t bytes)
+{
+	size_t have = z->zone_map_bytes;
+	if (bytes <= have)
+		return true;
+	if (!os_map_fixed((char *)z->zone_mem_map + have, bytes - have))
+		return false;
+	z->zone_map_bytes = bytes;
+	return true;
+}
+
+/* W for a window that covers @need pages. */
+static size_t window_size(size_t need)
 {
 	size_t w = window_pages ? window_pages : 1;
 	while (w < need)
 		w *= 2;
+	return w;
+}
+
+/* Make the window of ZONE_NORMAL cover at least @need pages: map and
+ * initialise the descriptors it gains beyond zone_limit, then publish.
+ * Zone lock held. False (nothing changed) when the mem_map cannot be
+ * mapped that far. */
+static bool window_cover(struct zone *z, size_t need)
+{
+	size_t w = window_size(need);
 	if (w == window_pages)
-		return;
+		return true;
+	if (!zone_map_cover(z, w * sizeof(struct page)))
+		return false;
 	size_t from = z->zone_limit >> SM_PAGE_SHIFT;
 	if (from < window_pages)
 		from = window_pages;
@@ -314,18 +371,73 @@ static void window_cover(struct zone *z, size_t need)
 	window_pages = w;
 	__atomic_store_n(&sm_window_mask, (uintptr_t)(w - 1) << SM_PAGE_DESC_SHIFT,
 	                 __ATOMIC_RELEASE);
+	return true;
 }
 
-/* Grow @z by one section: one free, clean block of order MAX_ORDER-1. */
-static bool zone_grow(struct zone *z)
+/* The address-space reserve under a finite RLIMIT_AS (theory 1). */
+#define AS_RESERVE_MIN ((size_t)16 << 20)
+#define AS_RESERVE_MAX ((size_t)128 << 20)
+
+/* May the process map @bytes more and keep the reserve for the rest of
+ * the program? Free of system calls when RLIMIT_AS is unlimited. */
+static bool zone_as_room(size_t bytes)
+{
+	size_t limit = os_as_limit();
+	if (limit == SIZE_MAX)
+		return true;
+	size_t reserve = limit / 32;
+	if (reserve > AS_RESERVE_MAX)
+		reserve = AS_RESERVE_MAX;
+	if (reserve < AS_RESERVE_MIN)
+		reserve = AS_RESERVE_MIN;
+	if (reserve > limit / 8)
+		reserve = limit / 8;
+	size_t vm = os_vm_bytes();
+	return vm <= limit && reserve <= limit - vm && bytes <= limit - vm - reserve;
+}
+
+/* A growth of @z failed in a system call (errno): report a range taken by
+ * another mapping once per zone. RETURNS: false, errno ENOMEM. */
+static SM_COLD bool zone_grow_failed(struct zone *z)
+{
+	static bool reported[SM_NR_ZONES];
+	int zi = (int)(z - sm_zones);
+	if (errno == EEXIST && !reported[zi]) {
+		reported[zi] = true;
+		sm_warn("zone %s: another mapping sits in its address range; the zone "
+		        "cannot grow past %zu MiB while it is there", z->zone_name,
+		        z->zone_limit >> 20);
+	}
+	errno = ENOMEM;
+	return false;
+}
+
+/* Grow @z by one section: map it (and the descriptors it and the window
+ * need), then add it as one free, clean block of order MAX_ORDER-1.
+ * Zone lock held. False when @z is at its span, when @gfp may not block
+ * (mapping is a system call), or when the address space is refused. */
+static bool zone_grow(struct zone *z, gfp_t gfp)
 {
 	size_t limit = z->zone_limit;
-	if (z->zone_span - limit < SM_SECTION_SIZE)
+	if (z->zone_span - limit < SM_SECTION_SIZE || !(gfp & __GFP_WAIT))
 		return false;
+	size_t pages = (limit + SM_SECTION_SIZE) >> SM_PAGE_SHIFT;
+	bool win = z == &sm_zones[ZONE_NORMAL] && window_wanted;
+	size_t map_bytes = (win ? window_size(pages) : pages) * sizeof(struct page);
+	size_t add = SM_SECTION_SIZE +
+	             (map_bytes > z->zone_map_bytes ? map_bytes - z->zone_map_bytes : 0);
+	if (!zone_as_room(add)) {
+		errno = ENOMEM;
+		return false;
+	}
+	if (win ? !window_cover(z, pages) : !zone_map_cover(z, map_bytes))
+		return zone_grow_failed(z);
+	if (!os_map_fixed((void *)(z->zone_base + limit), SM_SECTION_SIZE))
+		return zone_grow_failed(z);
 	size_t first = limit >> SM_PAGE_SHIFT;
 	struct page *map = &z->zone_mem_map[first];
 	uint8_t zi = (uint8_t)(z - sm_zones);
-	/* The reservation reads as zeros: only the zone index and the slab
+	/* A fresh mem_map reads as zeros: only the zone index and the slab
 	 * key need setting. */
 	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
 	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++) {
@@ -335,8 +447,6 @@ static bool zone_grow(struct zone *z)
 	map->flags = PG_buddy;
 	map->order = SM_SECTION_ORDER;
 	fa_add(z, map, SM_SECTION_ORDER);
-	if (window_pages && z == &sm_zones[ZONE_NORMAL])
-		window_cover(z, (limit + SM_SECTION_SIZE) >> SM_PAGE_SHIFT);
 	__atomic_store_n(&z->zone_limit, limit + SM_SECTION_SIZE, __ATOMIC_RELEASE);
 	return true;
 }
@@ -350,17 +460,19 @@ static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
                                  bool *dirty)
 {
 	size_t need = NPAGES(order);
-	if (!(gfp & __GFP_HIGH)) {
+	/* The emergency reserve stays free in the grown part: grow rather
+	 * than go below it, or fail (theory 6). */
+	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < need + buddy_reserve_pages) {
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
-		if (avail < need + buddy_reserve_pages)
+		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
 	}
 	unsigned int o = order;
 	while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
 		o++;
 	if (o == SM_MAX_ORDER) {
-		if (!zone_grow(z))
+		if (!zone_grow(z, gfp))
 			return NULL;
 		o = SM_SECTION_ORDER;
 	}
@@ -1004,10 +1116,11 @@ static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
 	size_t np = zone_npages(z);
 
 	*dirty = false;
-	/* The emergency reserve, as zone_rmqueue keeps it. */
+	/* The emergency reserve, as zone_rmqueue keeps it: free afterwards,
+	 * counting the section grown below when the range runs past. */
 	if (!(gfp & __GFP_HIGH)) {
 		size_t avail = z->zone_free_pages +
-		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
+		               (end > np ? NPAGES(SM_SECTION_ORDER) : 0);
 		if (avail < need + buddy_reserve_pages)
 			return false;
 	}
@@ -1023,7 +1136,7 @@ static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
 	/* Past the grown part: zones grow by appending one free section at
 	 * zone_limit (the range spans under one section, so one suffices),
 	 * exactly what zone_rmqueue would do when it runs out. */
-	if (end > np && !zone_grow(z))
+	if (end > np && !zone_grow(z, gfp))
 		return false;
 
 	/* Pass 2: take the blocks; the part of the last one beyond the range
@@ -1126,39 +1239,71 @@ bool buddy_resize_exact(void *addr, size_t old_size, size_t new_size, gfp_t gfp)
 
 /* ---- initialisation and fork ---- */
 
-/* Reserve @z: the first of @spans (powers of two) the system grants, aligned
- * to a section (@low: below 4 GiB) or to the span itself (the window). */
-static bool zone_setup(struct zone *z, const size_t *spans, size_t nspans, bool low)
+/* Where the zones go (theory 1). */
+#define NORMAL_SPAN_MAX ((size_t)64 << 30)
+#define DMA_SPAN        ((size_t)256 << 20)
+#define DMA_LOW         ((uintptr_t)2 << 30)     /* DMA slots: [2 GiB, 4 GiB) */
+#define DMA_HIGH        ((uintptr_t)4 << 30)
+#define PLACE_TRIES     16
+
+static size_t map_bytes_for(size_t span)
 {
-	for (size_t i = 0; i < nspans; i++) {
-		size_t span = spans[i];
-		size_t align = low ? SM_SECTION_SIZE : span;
-		size_t len = span + align;
-		char *raw = low ? os_reserve_low(len) : os_reserve(len);
-		if (!raw)
-			continue;
-		uintptr_t base = SM_ALIGN_UP((uintptr_t)raw, align);
-		size_t head = base - (uintptr_t)raw;
-		if (head)
-			os_unmap(raw, head);
-		if (align - head)
-			os_unmap((void *)(base + span), align - head);
-		struct page *map = os_reserve((span >> SM_PAGE_SHIFT) * sizeof(struct page));
-		if (!map) {
-			os_unmap((void *)base, span);
-			continue;
+	return (span >> SM_PAGE_SHIFT) * sizeof(struct page);
+}
+
+/* Nothing is mapped at the first and last page of [@a, @a + @len). */
+static bool range_unmapped(uintptr_t a, size_t len)
+{
+	return !os_is_mapped((void *)a) && !os_is_mapped((void *)(a + len - SM_PAGE_SIZE));
+}
+
+/* Choose the zones' addresses and their mem_maps' without mapping
+ * anything. A zone that finds no place stays empty (zone_span 0). */
+static void zones_place(void)
+{
+	struct zone *n = &sm_zones[ZONE_NORMAL], *d = &sm_zones[ZONE_DMA];
+	uintptr_t top = os_user_top();
+	size_t span = NORMAL_SPAN_MAX;
+	while (span > SM_SECTION_SIZE && span > top / 64)
+		span >>= 1;
+	/* Slots of the span in [top/8, top/4); the first is left out (it
+	 * borders what lies below) and the last holds the mem_maps of a zone
+	 * in the slot before it. */
+	size_t nslots = (size_t)(top / 8 / span);
+	size_t maps = map_bytes_for(span) + map_bytes_for(DMA_SPAN);
+	if (nslots >= 3) {
+		size_t k0 = (size_t)os_random();
+		for (size_t t = 0; t < PLACE_TRIES; t++) {
+			uintptr_t base = top / 8 + (1 + (k0 + t) % (nslots - 2)) * span;
+			if (!range_unmapped(base, span) || !range_unmapped(base + span, maps))
+				continue;
+			n->zone_base = base;
+			n->zone_span = span;
+			n->zone_mem_map = (struct page *)(base + span);
+			d->zone_mem_map = (struct page *)(base + span + map_bytes_for(span));
+			break;
 		}
-		z->zone_base = base;
-		z->zone_span = span;
-		z->zone_mem_map = map;
-		z->zone_limit = 0;
-		return true;
 	}
-	return false;
+	if (!n->zone_span) {
+		sm_warn("no address range for the page allocator");
+		return;
+	}
+	if (top <= DMA_HIGH)
+		return;
+	size_t dslots = (DMA_HIGH - DMA_LOW) / DMA_SPAN;
+	size_t k0 = (size_t)os_random();
+	for (size_t t = 0; t < dslots; t++) {
+		uintptr_t base = DMA_LOW + ((k0 + t) % dslots) * DMA_SPAN;
+		if (range_unmapped(base, DMA_SPAN)) {
+			d->zone_base = base;
+			d->zone_span = DMA_SPAN;
+			return;
+		}
+	}
 }
 
 /**
- * buddy_init - reserve the zones.
+ * buddy_init - place the zones (theory 1); nothing is mapped yet.
  *
  * CONTEXT: sm_init_layers(), once, under sm_init_lock.
  */
@@ -1177,29 +1322,22 @@ void buddy_set_slab_key_none(int32_t key)
 			n = window_pages;
 		for (size_t j = 0; j < n; j++)
 			z->zone_mem_map[j].slab_key = key;
-		/* The key is known: the fast paths' window opens. */
-		if (i == ZONE_NORMAL && z->zone_span)
+		/* The key is known: the fast paths' window opens (or, when
+		 * its descriptors cannot be mapped now, with the next growth). */
+		if (i == ZONE_NORMAL && z->zone_span) {
+			window_wanted = true;
 			window_cover(z, z->zone_limit ? z->zone_limit >> SM_PAGE_SHIFT
 			                               : NPAGES(SM_SECTION_ORDER));
+		}
 		pthread_mutex_unlock(&z->zone_lock);
 	}
 }
 
 void buddy_init(void)
 {
-	static const size_t normal_spans[] = {
-		(size_t)64 << 30, (size_t)16 << 30, (size_t)4 << 30,
-		(size_t)1 << 30, (size_t)256 << 20, (size_t)64 << 20,
-	};
-	static const size_t dma_spans[] = {
-		(size_t)256 << 20, (size_t)64 << 20, (size_t)16 << 20,
-	};
 	if (__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
 		return;
-	if (!zone_setup(&sm_zones[ZONE_NORMAL], normal_spans,
-	                SM_ARRAY_SIZE(normal_spans), false))
-		sm_warn("cannot reserve address space for the page allocator");
-	zone_setup(&sm_zones[ZONE_DMA], dma_spans, SM_ARRAY_SIZE(dma_spans), true);
+	zones_place();
 	__atomic_store_n(&buddy_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -1288,6 +1426,13 @@ static bool zone_validate(struct zone *z)
 	    z->zone_base % SM_SECTION_SIZE)
 		VBAD("zone %s: base %p limit %zu span %zu not section aligned\n", zn,
 		     (void *)z->zone_base, z->zone_limit, z->zone_span);
+	/* The mem_map is mapped for at least the grown part, within what was
+	 * set aside for it (theory 2). */
+	if (z->zone_map_bytes < np * sizeof(struct page) ||
+	    z->zone_map_bytes > map_bytes_for(z->zone_span) ||
+	    z->zone_map_bytes % SM_PAGE_SIZE)
+		VBAD("zone %s: %zu bytes of mem_map mapped for %zu pages grown\n", zn,
+		     z->zone_map_bytes, np);
 
 	/* Walk the grown part block by block: every page is covered. */
 	for (size_t i = 0; i < np && ok;) {
@@ -1478,6 +1623,7 @@ static bool window_validate(void)
 	}
 	if (sm_window_map != z->zone_mem_map || (w & (w - 1)) || w < n ||
 	    (w << SM_PAGE_SHIFT) > z->zone_span || z->zone_base % z->zone_span ||
+	    w * sizeof(struct page) > z->zone_map_bytes ||
 	    sm_window_mask != (uintptr_t)(w - 1) << SM_PAGE_DESC_SHIFT) {
 		VBAD("window: %zu pages, mask %lx, map %p, %zu pages grown\n", w,
 		     (unsigned long)sm_window_mask, (void *)sm_window_map, n);

@@ -28,20 +28,20 @@ static void line_kb(FILE *out, const char *name, size_t bytes)
 void stats_meminfo(FILE *out)
 {
 	struct kmalloc_totals t;
-	size_t grown = 0, reserved = 0, free_b = 0, dirty_b = 0, purged = 0;
+	size_t grown = 0, mapped = 0, free_b = 0, dirty_b = 0, purged = 0;
 	size_t boot_total = 0, boot_used = 0;
 
 	kmalloc_totals(&t);
 	for (int z = 0; z < SM_NR_ZONES; z++) {
 		struct zone *zn = &sm_zones[z];
-		reserved += zn->zone_span;
+		mapped += SM_READ_ONCE(zn->zone_limit) + SM_READ_ONCE(zn->zone_map_bytes);
 		grown += SM_READ_ONCE(zn->zone_limit);
 		free_b += SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
 		dirty_b += SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
 		purged += SM_READ_ONCE(zn->zone_purged_bytes);
 	}
 	bootmem_stats(&boot_total, &boot_used);
-	line_kb(out, "HeapReserved:", reserved);
+	line_kb(out, "HeapMapped:", mapped);       /* sections + mem_map */
 	line_kb(out, "HeapGrown:", grown);
 	line_kb(out, "PagesFree:", free_b);
 	line_kb(out, "PagesDirty:", dirty_b);

@@ -5,6 +5,7 @@
  * RSS, and the brk/mapped probes.
  */
 #define _GNU_SOURCE 1
+#include <errno.h>
 #include <slabmalloc.h>
 #include "page_alloc.h"
 #include "tap.h"
@@ -54,10 +55,21 @@ int main(void)
 		lo[0] = 1;
 		os_unmap(lo, 8u << 20);
 	}
-	char *big = os_reserve((size_t)8 << 30);
-	ok(big != NULL, "os_reserve of 8 GiB (MAP_NORESERVE)");
-	if (big)
-		os_unmap(big, (size_t)8 << 30);
+	char *spot = os_map(8u << 20);
+	os_unmap(spot, 8u << 20);
+	char *fx = os_map_fixed(spot, 8u << 20);
+	errno = 0;
+	ok(fx == spot && os_map_fixed(spot + (4u << 20), 8u << 20) == NULL && errno == EEXIST &&
+	   fx[(8u << 20) - 1] == 0,
+	   "os_map_fixed maps where asked, and never over a mapping (EEXIST)");
+	if (fx)
+		os_unmap(fx, 8u << 20);
+	uintptr_t top = os_user_top();
+	ok((top & (top - 1)) == 0 && top > (uintptr_t)&top && top / 2 <= (uintptr_t)&top,
+	   "os_user_top is the power of two above the stack (%#lx)", (unsigned long)top);
+	size_t vm = os_vm_bytes();
+	ok(vm >= os_rss_bytes() && vm > 0 && os_as_limit() > 0,
+	   "os_vm_bytes %zu KiB, os_as_limit %zu", vm >> 10, os_as_limit());
 
 	char *al = os_map_aligned(3u << 20, 2u << 20);
 	ok(al && ((uintptr_t)al & ((2u << 20) - 1)) == 0, "os_map_aligned to 2 MiB");

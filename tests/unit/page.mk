@@ -1,10 +1,12 @@
 # Page layer unit tests (tests/unit/): OS, bootmem, buddy, vmalloc/ioremap.
 unit_tests += tests/unit/buddy.t tests/unit/buddy_decay.t tests/unit/pages_api.t \
-	tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
+	tests/unit/buddy_sparse.t tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
 check_PROGRAMS += tests/unit/buddy.t tests/unit/buddy_decay.t tests/unit/pages_api.t \
-	tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
+	tests/unit/buddy_sparse.t tests/unit/bootmem.t tests/unit/vmalloc.t tests/unit/page_bad.t tests/unit/os.t
 tests_unit_buddy_t_SOURCES = tests/unit/buddy.c
 tests_unit_buddy_t_LDADD = $(TEST_LIB_CORE)
+tests_unit_buddy_sparse_t_SOURCES = tests/unit/buddy_sparse.c
+tests_unit_buddy_sparse_t_LDADD = $(TEST_LIB_CORE)
 tests_unit_buddy_decay_t_SOURCES = tests/unit/buddy_decay.c
 tests_unit_buddy_decay_t_LDADD = $(TEST_LIB_CORE)
 tests_unit_pages_api_t_SOURCES = tests/unit/pages_api.c
