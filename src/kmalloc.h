@@ -8,8 +8,6 @@
 
 #include "slab_internal.h"
 
-#include <string.h>
-
 #pragma GCC visibility push(hidden)   /* see internal.h */
 
 #define KMALLOC_NR_CLASSES     41
@@ -31,12 +29,6 @@ extern sm_slot_key_t kmalloc_slot_small[KMALLOC_SMALL_MAX + 1];
 extern sm_slot_key_t kmalloc_slot_medium[KMALLOC_MAX_CACHE_SIZE / 256 + 1];
 extern sm_slot_key_t kmalloc_slot_key0;      /* the key of class 0 */
 extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
-/* Free objects of kmalloc caches carry a tag in their first word, a random
- * per-process secret, so that a second free of the same pointer is caught
- * at once (DESIGN.md §3). */
-extern uintptr_t kmalloc_tag_secret;
-
-#define KMALLOC_TAG(p) ((void)(p), kmalloc_tag_secret)
 
 /* The fast paths serve sizes below kmalloc_small_limit through the first
  * table and sizes below kmalloc_fast_limit through the second. They are
@@ -149,8 +141,16 @@ SM_NOINLINE void kfree_slow(const void *p, const char *caller);
 SM_NOINLINE void kfree_page(const void *p, const char *caller, struct page *pg);
 SM_NOINLINE void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller);
 /* Usable size of an allocation of ours; 0 for NULL; aborts for a pointer
- * that is not an allocation start (naming @caller). */
-size_t kmalloc_usable(const void *p, const char *caller);
+ * that is not an allocation start or is proven free (naming @caller, and
+ * the misuse: a double free when @freeing, else a use of freed memory). */
+size_t kmalloc_usable(const void *p, const char *caller, bool freeing);
+/* Is @p, an object start of kmalloc cache @c proven against @pg (its own
+ * descriptor), free? Out-of-band state only: it is the round on top of the
+ * calling thread's loaded magazine of @c, or its bit in the slab's free
+ * bitmap is set (slab_obj_is_free). Neither can hold for a live object. A
+ * free object deeper in a magazine or in the depot is not seen here; it is
+ * when it leaves the magazine for its slab (slab_free_bulk). */
+bool kmalloc_freed(const struct kmem_cache *c, const struct page *pg, const void *p);
 /* 1 if memory was given back to the OS. */
 int kmalloc_trim(void);
 /* slab_active_bytes counts every object out of its slab; of it,
@@ -166,9 +166,9 @@ void kmalloc_totals(struct kmalloc_totals *t);
 
 /*
  * kmalloc_fast - the fast path of allocation for 0..KMALLOC_MAX_CACHE_SIZE
- * bytes: table lookup of the class's slot, pop from its loaded magazine,
- * clear the free tag. No lock, no atomic. NULL when the size is not served
- * here or the magazine is empty: the caller takes its slow path.
+ * bytes: table lookup of the class's slot, pop from its loaded magazine.
+ * The object is not touched. No lock, no atomic. NULL when the size is not
+ * served here or the magazine is empty: the caller takes its slow path.
  */
 SM_INLINE void *kmalloc_fast(size_t size)
 {
@@ -183,24 +183,14 @@ SM_INLINE void *kmalloc_fast(size_t size)
 	void **top = cc->cc_top;
 	if (likely(top != cc->cc_lo)) {
 		void *p = cc_round_below(top);
-		memset(p, 0, sizeof(uintptr_t));     /* the free tag */
 		cc_top_dec(cc);
+		/* A round is never NULL: the callers' test of the result
+		 * folds away. */
+		if (p == NULL)
+			__builtin_unreachable();
 		return p;
 	}
 	return NULL;
-}
-
-/* The checks of a free of @p, an address of a kmalloc slab page, once the
- * object-start proof is made (@obj_start): false unless it holds and @p
- * carries no free tag; if so, tags it. Nothing is read from @p before. */
-SM_INLINE bool kmalloc_free_tag(bool obj_start, const void *p)
-{
-	uintptr_t *w = (uintptr_t *)p;
-	if (likely(obj_start) && likely(*w != KMALLOC_TAG(p))) {
-		*w = KMALLOC_TAG(p);
-		return true;
-	}
-	return false;
 }
 
 /*
@@ -208,12 +198,17 @@ SM_INLINE bool kmalloc_free_tag(bool obj_start, const void *p)
  * @pg: find the slot named by @pg's slab_key (the always-full SM_TC_NONE
  * slot for any page that is not of a kmalloc slab); prove @p an object start
  * with the slot's constants against @pg's slab_base, which also rejects an
- * alias (a pointer that is not in the page); check and set the free tag;
- * push onto the loaded magazine. A @min_size other than 0 also requires the
- * object's class to hold that many bytes (a constant 0 costs nothing).
+ * alias (a pointer that is not in the page); push onto the loaded magazine
+ * unless @p is the round on top of it already (an immediate second free:
+ * the word compared is the magazine's, next to the one the push writes).
+ * The object itself is never read or written: a free from another thread
+ * costs no miss on its cache line. A @min_size other than 0 also requires
+ * the object's class to hold that many bytes (a constant 0 costs nothing).
+ * Other double frees are proven when the object leaves the magazine for its
+ * slab (slab_free_bulk: its bit in the slab's free bitmap is set already).
  * RETURNS: true when @p was freed; false, with nothing done, for anything
- * unusual (not a kmalloc slab object start, tagged, too small, magazine
- * full), which the caller takes to its slow path.
+ * unusual (not a kmalloc slab object start, on top of the magazine, too
+ * small, magazine full), which the caller takes to its slow path.
  */
 SM_INLINE bool kfree_fast_try(const void *p, const struct page *pg, size_t min_size)
 {
@@ -226,7 +221,10 @@ SM_INLINE bool kfree_fast_try(const void *p, const struct page *pg, size_t min_s
 		 * (whose caches are never destroyed). */
 		if (min_size && start)
 			start = pg->slab_cache->object_size >= min_size;
-		if (likely(kmalloc_free_tag(start, p))) {
+		/* With an empty magazine top[-1] is the magazine's header, a
+		 * readable word that at worst sends @p to the slow path,
+		 * which decides with top != cc_lo. */
+		if (likely(start) && likely(top[-1] != p)) {
 			*top = (void *)p;
 			cc->cc_top = top + 1;        /* see cc_top_dec */
 			return true;

@@ -28,8 +28,9 @@
  * no magazine layer; its objects are taken with slab_alloc_bulk() and given
  * back with slab_free_bulk() (the kmem_cache and magazine caches). */
 #define SLAB_NOMAG          0x40000000UL
-/* Internal cache flag: a kmalloc-N cache. Its free objects carry a tag and
- * its slab pages name the class's slot (struct page.slab_key) for free(). */
+/* Internal cache flag: a kmalloc-N cache. Its slab pages name the class's
+ * slot (struct page.slab_key) for free(), and an object freed twice is
+ * reported as free() reports it ("free(): double free detected"). */
 #define SLAB_KMALLOC        0x80000000UL
 /* The flags kmem_cache_create() accepts; other bits are ignored. */
 #define SLAB_USER_FLAGS (SLAB_DEBUG_FREE | SLAB_RED_ZONE | SLAB_POISON | \
@@ -330,8 +331,16 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
  * Creates slabs as needed unless GFP_ATOMIC. Returns the count. */
 unsigned int slab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, void **objs, unsigned int n);
 /* Give @n objects back to their slabs (one lock acquisition). Detects an
- * object freed twice ("BUG <cache>: double free ..."). */
+ * object freed twice: its bit in the free bitmap is set already ("BUG
+ * <cache>: double free ...", or for kmalloc caches "free(): double free
+ * detected (<address>)"). */
 void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n);
+/* Is object @p of @c (an object start proven against @pg, its own page's
+ * descriptor) free in its slab? Reads its bit in the slab's free bitmap
+ * without the slab lock: a set bit proves it free (a live object's bit is
+ * clear, and only its free sets it, so a valid program never sees it set);
+ * a clear bit proves nothing (it may be free in a magazine). */
+bool slab_obj_is_free(const struct kmem_cache *c, const struct page *pg, const void *p);
 /* One object out of a slab (no magazine), NULL if none could be had. */
 void *slab_alloc_one(struct kmem_cache *c, gfp_t gfp);
 /* Release empty slabs to the buddy allocator (destructors run), keeping at

@@ -17,8 +17,9 @@
  * posix_memalign wants a power of two multiple of sizeof(void *) (EINVAL,
  * returned); aligned_alloc and memalign want a power of two (EINVAL in
  * errno); valloc aligns to a page, pvalloc also rounds the size to pages.
- * Bad pointers (double free, interior or foreign pointers, realloc of freed
- * memory) stop the program with one line naming the call and the address.
+ * Bad pointers (double free, interior or foreign pointers, realloc or
+ * malloc_usable_size of freed memory, where proven: kmalloc.c) stop the
+ * program with one line naming the call, the misuse and the address.
  */
 #include "kmalloc.h"
 
@@ -142,14 +143,14 @@ SM_EXPORT void *pvalloc(size_t size)
 
 SM_EXPORT size_t malloc_usable_size(void *p)
 {
-	return kmalloc_usable(p, "malloc_usable_size");
+	return kmalloc_usable(p, "malloc_usable_size", false);
 }
 
 /* C23: the size (and alignment) must be those of the allocation. A size
  * larger than the block is certainly wrong and is reported. */
 SM_EXPORT void free_sized(void *p, size_t size)
 {
-	if (p && size > kmalloc_usable(p, "free_sized"))
+	if (p && size > kmalloc_usable(p, "free_sized", true))
 		sm_fatal("free_sized(): size %zu does not match the allocation (%p)", size, p);
 	kfree_fast(p, "free_sized");
 }
@@ -158,7 +159,7 @@ SM_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
 	if (p && ((uintptr_t)p & (align - 1)))
 		sm_fatal("free_aligned_sized(): %p is not aligned to %zu", p, align);
-	if (p && size > kmalloc_usable(p, "free_aligned_sized"))
+	if (p && size > kmalloc_usable(p, "free_aligned_sized", true))
 		sm_fatal("free_aligned_sized(): size %zu does not match the allocation (%p)",
 		         size, p);
 	kfree_fast(p, "free_aligned_sized");

@@ -42,7 +42,8 @@
  * attempt is the cache's own fast path inlined (a pop from the thread's
  * loaded magazine), and a free while the reserve is full pushes the element
  * straight onto the magazine, after the same checks check_element() and the
- * cache's free would make (class size or cache, object start, free tag).
+ * cache's free would make (class size or cache, object start, not the
+ * round on top of the magazine).
  * So a pool of kmalloc or slab objects costs about what the cache does.
  *
  * Slow path: reserve (under the lock), then one more pool_alloc() with the
@@ -218,16 +219,19 @@ static void check_element(const struct mempool_s *pool, void *element)
 		const struct page *pg = sm_virt_to_page(element);
 		const struct kmem_cache *c = pg ? pg->slab_cache : NULL;
 		/* A slab object, checked without ksize()'s full
-		 * classification; one that is free already (tagged) is left
-		 * to ksize(), which reports the double free. */
+		 * classification: the element may be about to enter the
+		 * reserve, out of the magazines' and slabs' sight, so one
+		 * proven free already (kfree's checks) is reported here. */
 		if (c) {
 			if (!(c->flags & SLAB_KMALLOC) || c->object_size < size ||
 			    !slab_is_obj_start(c, pg, element))
 				break;
-			if (likely(*(const uintptr_t *)element != KMALLOC_TAG(element)))
-				return;
+			if (unlikely(kmalloc_freed(c, pg, element)))
+				sm_fatal("mempool_free(): double free detected (%p)", element);
+			return;
 		}
-		if ((pg || vmap_size(element)) && slabmalloc_ksize(element) >= size)
+		if ((pg || vmap_size(element)) &&
+		    kmalloc_usable(element, "mempool_free", true) >= size)
 			return;
 		break;
 	}

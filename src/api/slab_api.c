@@ -74,7 +74,7 @@ SM_EXPORT void slabmalloc_kfree(const void *p)
 
 SM_EXPORT size_t slabmalloc_ksize(const void *p)
 {
-	return kmalloc_usable(p, "ksize");
+	return kmalloc_usable(p, "ksize", false);
 }
 
 /* ---- kmem_cache ---- */

@@ -38,10 +38,25 @@
  * realloc grows and shrinks with mremap; freed ones are kept a while for
  * reuse (vmalloc.c's cache, returned to the OS after the decay period).
  *
- * Free objects of kmalloc caches carry a tag in their first word (a random
- * per-process secret), so a second free of a pointer is
- * caught by the free that repeats it (as glibc's tcache does); allocation
- * clears it. Objects of user caches with constructors are never written.
+ * Double free. The allocator never reads or writes an object on its way in
+ * or out (free from another thread costs no miss on the object's line, and
+ * a live object may hold any bytes without being mistaken for a free one),
+ * so a free is judged from out-of-band state only:
+ *   - at free time, the round on top of the thread's loaded magazine: a
+ *     pointer equal to it was the thread's last free of that class, so the
+ *     repeat is reported at once ("free(): double free detected");
+ *   - in the slow paths that classify a pointer (realloc, malloc_usable_size,
+ *     frees that miss the fast path), the same round and the object's bit in
+ *     its slab's free bitmap (slab_obj_is_free): set means free in the slab;
+ *   - when a magazine's rounds go back to the slabs (flush, trim, reaping,
+ *     thread exit followed by a reap, frees of an exiting thread), the bit:
+ *     a round whose bit is set already was freed twice (slab_free_bulk).
+ * Every path by which a free object can be handed out again goes through a
+ * magazine or the slab layer, so a double free is reported at the second
+ * free or at the latest when the object leaves the magazine for its slab;
+ * until then, like any allocator without in-band metadata, the object may
+ * be handed out twice. A live object is never reported: it is on no
+ * magazine and its bit is clear until it is freed.
  *
  * The entry points above (malloc.c, slab_api.c) initialise the allocator
  * before they call down. A call from inside the initialising thread (a lower
@@ -74,7 +89,6 @@ sm_slot_key_t kmalloc_slot_key0;
 static bool kmalloc_ready;
 
 struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
-uintptr_t kmalloc_tag_secret;
 size_t kmalloc_small_limit, kmalloc_fast_limit;
 
 void kmalloc_update_fast_limit(void)
@@ -248,7 +262,6 @@ static inline struct kmem_cache *kmalloc_cache(size_t size, gfp_t gfp)
 void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
-	kmalloc_tag_secret = os_random() | 1;     /* never 0, what malloc leaves */
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		struct kmem_cache *c = kmalloc_class_create(i, false, name);
 		if (!c || c->id != KMALLOC_ID0 + i)
@@ -299,14 +312,12 @@ static void *kmalloc_huge(size_t size, gfp_t gfp)
 	return vmap_alloc_cached(size, (gfp & __GFP_ZERO) != 0);
 }
 
-/* An object @p of kmalloc cache @c leaving the allocator: the free tag
- * cleared, or the whole object for __GFP_ZERO. */
+/* An object @p of kmalloc cache @c leaving the allocator: zeroed for
+ * __GFP_ZERO, otherwise not touched. */
 static inline void kmalloc_obj_out(const struct kmem_cache *c, void *p, gfp_t gfp)
 {
 	if (gfp & __GFP_ZERO)
 		memset(p, 0, c->object_size);
-	else
-		*(uintptr_t *)p = 0;
 }
 
 static void *kmalloc_try(size_t size, gfp_t gfp)
@@ -498,10 +509,29 @@ SM_COLD SM_NORETURN static void bad_page_pointer(const char *caller, const void 
 	bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
 }
 
+/* @p is proven free: a double free if @caller was freeing it, else a use
+ * of freed memory (realloc, malloc_usable_size, ksize). */
+SM_COLD SM_NORETURN static void freed_pointer(const char *caller, const void *p,
+                                              bool freeing)
+{
+	bad_pointer(caller, p, freeing ? "double free detected" : "use of freed memory");
+}
+
+bool kmalloc_freed(const struct kmem_cache *c, const struct page *pg, const void *p)
+{
+	const struct cpu_cache *cc = mag_cc(c);
+	void **top = cc->cc_top;
+	if (top != cc->cc_lo && top[-1] == p)
+		return true;
+	return slab_obj_is_free(c, pg, p);
+}
+
 /* The state of a pointer that lands in our heap, for free/realloc/usable. */
 enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC };
 
-static enum kobj_kind kobj_classify(const void *p, const char *caller,
+/* Classify @p for @caller, which frees it when @freeing; aborts for a
+ * pointer that is not an allocation of ours or is proven free. */
+static enum kobj_kind kobj_classify(const void *p, const char *caller, bool freeing,
                                     struct kmem_cache **cp, struct page **pgp,
                                     size_t *usable)
 {
@@ -514,8 +544,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 				         caller, p, c->name);
 			if (!slab_is_obj_start(c, pg, p))
 				bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
-			if (*(const uintptr_t *)p == KMALLOC_TAG(p))
-				bad_pointer(caller, p, "double free detected");
+			if (kmalloc_freed(c, pg, p))
+				freed_pointer(caller, p, freeing);
 			*cp = c;
 			*usable = c->object_size;
 			return KOBJ_SLAB;
@@ -527,7 +557,7 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 				return KOBJ_LARGE;
 			}
 			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
-				bad_pointer(caller, p, "double free detected");
+				freed_pointer(caller, p, freeing);
 		}
 		bad_page_pointer(caller, p);
 	}
@@ -537,7 +567,7 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 		return KOBJ_HUGE;
 	}
 	if (vmap_is_cached(p))
-		bad_pointer(caller, p, "double free detected");
+		freed_pointer(caller, p, freeing);
 	/* Inside a mapping of ours (before glibc's test, which reads the word
 	 * before @p: inside our mapping that is user data). */
 	void *start = NULL;
@@ -583,11 +613,17 @@ void kfree_page(const void *p, const char *caller, struct page *pg)
 			return;
 		}
 	} else if (pg->slab_key != buddy_slab_key_none) {
-		/* An object of a kmalloc slab whose magazine is full: checked
-		 * as on the fast path, then to the magazine layer's slow path. */
-		if (kmalloc_free_tag(slab_is_obj_start(pg->slab_cache, pg, p), p)) {
-			mag_free_slow(pg->slab_cache, (void *)p);
-			return;
+		/* An object of a kmalloc slab that missed the fast path: its
+		 * magazine is full, or it is the round on top (the thread's
+		 * last free of the class: kfree_classified reports it). The
+		 * first goes to the magazine layer's slow path. */
+		if (slab_is_obj_start(pg->slab_cache, pg, p)) {
+			cpu_cache_fast_t *cc = sm_slot_by_key(pg->slab_key);
+			void **top = cc->cc_top;
+			if (likely(top == cc->cc_lo || top[-1] != p)) {
+				mag_free_slow(pg->slab_cache, (void *)p);
+				return;
+			}
 		}
 	}
 	kfree_classified(p, caller);
@@ -605,9 +641,8 @@ static void kfree_classified(const void *p, const char *caller)
 	struct kmem_cache *c = NULL;
 	struct page *pg = NULL;
 	size_t usable = 0;
-	switch (kobj_classify(p, caller, &c, &pg, &usable)) {
+	switch (kobj_classify(p, caller, true, &c, &pg, &usable)) {
 	case KOBJ_SLAB:
-		*(uintptr_t *)p = KMALLOC_TAG(p);
 		mag_free(c, (void *)p);
 		return;
 	case KOBJ_LARGE:
@@ -632,14 +667,14 @@ static void kfree_classified(const void *p, const char *caller)
 	}
 }
 
-size_t kmalloc_usable(const void *p, const char *caller)
+size_t kmalloc_usable(const void *p, const char *caller, bool freeing)
 {
 	if (!p)
 		return 0;
 	struct kmem_cache *c = NULL;
 	struct page *pg = NULL;
 	size_t usable = 0;
-	kobj_classify(p, caller, &c, &pg, &usable);
+	kobj_classify(p, caller, freeing, &c, &pg, &usable);
 	return usable;
 }
 
@@ -650,7 +685,7 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 	struct kmem_cache *c = NULL;
 	struct page *pg = NULL;
 	size_t usable = 0;
-	enum kobj_kind kind = kobj_classify(p, caller, &c, &pg, &usable);
+	enum kobj_kind kind = kobj_classify(p, caller, false, &c, &pg, &usable);
 
 	/* Keep the block when the new size still fits and would not waste
 	 * more than half of it. */

@@ -84,6 +84,18 @@
  *    their stacks), the locks are re-initialised and the reaper thread, if
  *    any, will be restarted by the next slow path.
  *
+ * 9. Double free. Rounds are pointers only: nothing is written into the
+ *    objects, and nothing in them is trusted. A free is pushed without a
+ *    check of its own here (kmalloc's free refuses the round already on top
+ *    of the loaded magazine, its thread's immediate repeat); an object freed
+ *    twice is otherwise held twice, and it is proven when its rounds go back
+ *    to the slabs: slab_free_bulk finds its bit in the slab's free bitmap
+ *    set already and stops the program. Every way out of a magazine other
+ *    than an allocation leads there (mag_chain_free from flushes, reaping
+ *    and destroy; the bypass of an exiting thread or of a failed magazine
+ *    allocation); the magazines of an exited thread wait in the depot until
+ *    it is reaped.
+ *
  * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
  * floor. It also holds the cache life cycle that needs both magazines and
  * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's

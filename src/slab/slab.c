@@ -25,7 +25,11 @@
  *    hardened free list: a forged pointer cannot be linked into it, since
  *    freeing checks the page descriptor (slab of this cache), the object
  *    index (slab_obj_index: object start, inside the slab) and the bit (set
- *    already = double free).
+ *    already = double free). It is the allocator's out-of-band proof that an
+ *    object is free: magazine rounds are checked against it when they come
+ *    back (slab_free_bulk), and kmalloc's classification of a pointer reads
+ *    it without the lock (slab_obj_is_free: a live object's bit is clear and
+ *    only its own free sets it, so a set bit proves a free).
  *
  * 3. Page descriptors. Every page of a slab has slab_cache = the cache and
  *    slab_base = the address of object 0, so an object maps to its cache and
@@ -517,6 +521,38 @@ static inline struct page *slab_obj_head(const struct kmem_cache *c, const void 
 	return head;
 }
 
+/* Object @p of @c was found free already (@bit_set: its free bit is set)
+ * or its slab @head counts no object in use: report and abort. A kmalloc
+ * object is reported as free() reports a double free, wherever it is
+ * caught (a free of it, or a magazine leaving for the slabs). */
+SM_COLD SM_NORETURN
+static void slab_double_free(const struct kmem_cache *c, const struct page *head,
+                             const void *p, bool bit_set)
+{
+	if (bit_set && (c->flags & SLAB_KMALLOC))
+		sm_fatal("free(): double free detected (%p)", p);
+	slab_bug(c, "double free or corruption of object %p (slab %p)", p,
+	         (void *)slab_start(c, head));
+}
+
+bool slab_obj_is_free(const struct kmem_cache *c, const struct page *pg, const void *p)
+{
+	/* One read of slab_base: if the slab went away meanwhile (only in a
+	 * program that freed @p already) the index or the head's check fails
+	 * and nothing is proven; the addresses computed stay in the slab's
+	 * block of the zone, which is never unmapped. */
+	uintptr_t base = SM_READ_ONCE(pg->slab_base);
+	uint64_t idx = slab_index((uintptr_t)p - base, c->div_inv, c->div_shift);
+	if (idx > c->div_limit)
+		return false;
+	uintptr_t start = SM_ALIGN_DOWN(base, slab_bytes(c));
+	struct page *head = (struct page *)pg - (((uintptr_t)p - start) >> SM_PAGE_SHIFT);
+	if (!(SM_READ_ONCE(head->flags) & PG_slab) || SM_READ_ONCE(head->slab_cache) != c)
+		return false;
+	const uint64_t *bm = slab_bitmap(c, head);
+	return (__atomic_load_n(&bm[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1;
+}
+
 void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
 {
 	size_t bytes = 0;
@@ -529,8 +565,7 @@ void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
 		uint64_t *bm = slab_bitmap(c, head);
 		uint64_t bit = (uint64_t)1 << (idx % 64);
 		if (unlikely(bm[idx / 64] & bit) || unlikely(head->slab.inuse == 0))
-			slab_bug(c, "double free or corruption of object %p (slab %p)",
-			         objs[i], (void *)slab_start(c, head));
+			slab_double_free(c, head, objs[i], (bm[idx / 64] & bit) != 0);
 		bm[idx / 64] |= bit;
 		head->slab.inuse--;
 		slab_relist(c, head);

@@ -181,9 +181,9 @@ int main(void)
 	             "interior pointer of a large block");
 	expect_death(stack_addr, NULL, "free(): invalid pointer", "stack address");
 	expect_death(foreign_mmap, NULL, "free(): invalid pointer", "foreign mmap address");
-	expect_death(realloc_freed, (void *)64, "realloc(): double free detected",
+	expect_death(realloc_freed, (void *)64, "realloc(): use of freed memory",
 	             "realloc of a freed small block");
-	expect_death(realloc_freed, (void *)50000, "realloc(): double free detected",
+	expect_death(realloc_freed, (void *)50000, "realloc(): use of freed memory",
 	             "realloc of a freed large block");
 	expect_death(free_kmem_object, NULL, "belongs to kmem cache 'victim'",
 	             "free() of a kmem_cache object");

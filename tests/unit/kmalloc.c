@@ -1,5 +1,6 @@
 /* kmalloc layer: the size-class table size by size, the kmalloc-N caches,
- * large and huge paths, the per-thread large cache, free tags. */
+ * large and huge paths, the per-thread large cache, double frees proven
+ * without touching the object. */
 #include "tap.h"
 #include "kmalloc.h"
 
@@ -23,8 +24,23 @@ static int fill_magazine(size_t size)
 	return cc->cc_top == cc->cc_hi ? FILL_MAX - i : -1;
 }
 
+/* The second free of the round that filled the magazine: on top of it. */
 static void full_double_free(void *arg)
 {
+	(void)arg;
+	if (fill_magazine(64) < 0)
+		return;
+	cpu_cache_fast_t *cc = sm_slot_by_key(kmalloc_slot_key(64));
+	void *v = cc->cc_top[-1];            /* the object freed last */
+	slabmalloc_kfree(v);
+}
+
+/* A second free of a round deep in the magazine while it is full: taken
+ * (nothing in the magazine's top or the slab shows it free), and proven
+ * when the rounds go back to the slab. */
+static void full_deep_double_free(void *arg)
+{
+	(void)arg;
 	void *v = slabmalloc_kmalloc(64, GFP_KERNEL);
 	slabmalloc_kfree(v);
 	v = slabmalloc_kmalloc(64, GFP_KERNEL);
@@ -35,6 +51,7 @@ static void full_double_free(void *arg)
 	for (int i = 0; i < FILL_MAX && cc->cc_top != cc->cc_hi; i++)
 		slabmalloc_kfree(fill[i]);
 	slabmalloc_kfree(v);
+	mag_flush_own(kmalloc_caches[kmalloc_class(64)]);
 }
 
 static void full_interior(void *arg)
@@ -308,25 +325,35 @@ int main(void)
 	   "GFP_ATOMIC never maps new memory (huge -> NULL)");
 	slabmalloc_kfree(h);
 
-	/* free tag: set on free, cleared on alloc */
+	/* Neither free nor allocation writes the object: its bytes, whatever
+	 * they are, stay as the program left them. */
 	uintptr_t *t = slabmalloc_kmalloc(64, GFP_KERNEL);
+	for (int i = 0; i < 8; i++)
+		t[i] = (uintptr_t)0x5a5a5a5a5a5a5a5aull + (uintptr_t)i;
 	slabmalloc_kfree(t);
-	ok(*t == KMALLOC_TAG(t), "a freed kmalloc object carries its free tag");
+	int kept = 1;
+	for (int i = 0; i < 8; i++)
+		kept &= t[i] == (uintptr_t)0x5a5a5a5a5a5a5a5aull + (uintptr_t)i;
+	ok(kept, "a free does not write the object");
 	uintptr_t *t2 = slabmalloc_kmalloc(64, GFP_KERNEL);
-	ok(t2 == t && *t2 == 0, "allocation clears the tag");
+	ok(t2 == t && t2[0] == (uintptr_t)0x5a5a5a5a5a5a5a5aull,
+	   "nor does allocation (the object comes back as it was freed)");
+	ok(slabmalloc_ksize(t2) == 64, "ksize of a live object whose first word is stale data");
 	slabmalloc_kfree(t2);
 
 	/* A free that finds the magazine full takes kfree_page: a good object
-	 * is tagged and taken; a second free or an interior pointer stops. */
+	 * is taken; a second free or an interior pointer stops. */
 	int out = fill_magazine(64);
 	uintptr_t *g = fill[FILL_MAX - 1];
 	slabmalloc_kfree(g);
-	ok(out > 0 && *g == KMALLOC_TAG(g) && slab_validate(kmalloc_caches[kmalloc_class(64)]),
-	   "a free into a full magazine is tagged and taken (%d objects out)", out);
+	ok(out > 0 && slab_validate(kmalloc_caches[kmalloc_class(64)]),
+	   "a free into a full magazine is taken (%d objects out)", out);
 	for (int i = FILL_MAX - out; i < FILL_MAX - 1; i++)
 		slabmalloc_kfree(fill[i]);
 	expect_death(full_double_free, NULL, "kfree(): double free detected",
 	             "a double free that finds the magazine full is stopped");
+	expect_death(full_deep_double_free, NULL, "free(): double free detected",
+	             "a double free deep in a full magazine is stopped when it is flushed");
 	expect_death(full_interior, NULL, "kfree(): invalid pointer",
 	             "an interior pointer that finds the magazine full is stopped");
 

@@ -59,7 +59,8 @@ static void die_kmalloc_small(void *arg)
 	mempool_free(kmalloc(16, GFP_KERNEL), pool);
 }
 
-/* A double free while the reserve is full: the fast path's free tag. */
+/* A double free while the reserve is full: the element is on top of the
+ * magazine its first free pushed it onto. */
 static void die_kmalloc_twice_full(void *arg)
 {
 	(void)arg;

@@ -278,7 +278,7 @@ static void test_double_free(void)
 	             "free() of a cached huge pointer: double free detected");
 	expect_death(double_kfree, NULL, "double free detected",
 	             "kfree() twice of a huge pointer: double free detected");
-	expect_death(realloc_freed, NULL, "double free detected",
+	expect_death(realloc_freed, NULL, "realloc(): use of freed memory",
 	             "realloc() of a freed huge pointer is caught");
 }
 
