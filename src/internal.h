@@ -81,7 +81,20 @@
 #define SM_NOINLINE   __attribute__((noinline))
 #define SM_COLD       __attribute__((cold, noinline))
 #define SM_NORETURN   __attribute__((noreturn))
-#define SM_TLS        __thread __attribute__((tls_model("initial-exec")))
+/* Thread-local variables take the compiler's dynamic TLS model (TLS
+ * descriptors on x86-64), so that the library needs no static TLS and can be
+ * loaded with dlopen. Loaded at start-up (LD_PRELOAD, linked) the block is
+ * in static TLS anyway and a descriptor resolves to its offset; the fast
+ * paths never name a thread-local variable (slab_internal.h, slot keys). */
+#define SM_TLS        __thread
+/* x86-64 with gcc's named address spaces: the fast paths address the
+ * calling thread's slots relative to the thread pointer (%fs), through slot
+ * keys (slab_internal.h). Elsewhere a slot is an ordinary pointer. */
+#if defined(__x86_64__) && defined(__SEG_FS)
+#define SM_TC_SEG_FS  1
+#else
+#define SM_TC_SEG_FS  0
+#endif
 #define likely(x)     __builtin_expect(!!(x), 1)
 #define unlikely(x)   __builtin_expect(!!(x), 0)
 #define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -231,6 +244,56 @@ enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
 SM_INLINE bool sm_init_in_progress(void)
 {
 	return __atomic_load_n(&sm_init_running, __ATOMIC_RELAXED) != 0;
+}
+/* How the library's TLS block is placed (thread.c): 0 when it is in static
+ * TLS, at the same offset from the thread pointer in every thread (the
+ * library was loaded at start-up, or dlopen found room); 1 when it is
+ * dynamic TLS, allocated per thread by the dynamic linker (dlopen with no
+ * room in static TLS). sm_tls_probe() decides, once, from sm_init_slow(),
+ * before the initialising thread touches any thread-local variable; the
+ * layers that make slot keys (slab_internal.h) read it. Always 0 where the
+ * slots are not addressed from the thread pointer. */
+extern int sm_tls_dynamic;
+void sm_tls_probe(void);
+
+/*
+ * TLS keys. Where the slots are addressed from the thread pointer, a hot
+ * path reaches a thread-local variable in static TLS through its offset
+ * from the thread pointer, kept in a global once measured (a key), at the
+ * cost of an initial-exec access; the TLS descriptor that names it costs a
+ * call. A key not measured yet, and every key with dynamic TLS, is
+ * SM_TLS_KEY_ZERO: 64 bytes of glibc's x86-64 thread control block that are
+ * reserved and always zero (tcbhead_t.__glibc_unused2 starts at 0x80; see
+ * slab_internal.h), so a read through it sees 0, which every user of a key
+ * takes as "not set up: take the slow path". Nothing is written through a
+ * key unless it has been measured.
+ */
+typedef int32_t sm_tls_key_t;
+#if SM_TC_SEG_FS
+#define SM_TLS_KEY_ZERO 0x80
+/* The calling thread's thread pointer: the x86-64 TLS ABI keeps it in the
+ * first word of the thread control block. */
+SM_INLINE uintptr_t sm_tp(void)
+{
+	uintptr_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+/* The key of thread-local @var, measured in the calling thread. */
+#define SM_TLS_KEY_OF(var) ((sm_tls_key_t)(intptr_t)((uintptr_t)&(var) - sm_tp()))
+#endif
+
+/* sm_thread_state as the hot paths read it: through sm_thread_state_key,
+ * which reads SM_THREAD_NEW until the key is measured (init) and always
+ * with dynamic TLS; those paths then ask sm_thread_state itself. */
+extern sm_tls_key_t sm_thread_state_key;
+SM_INLINE int sm_thread_state_fast(void)
+{
+#if SM_TC_SEG_FS
+	return *(const int __seg_fs *)(intptr_t)sm_thread_state_key;
+#else
+	return sm_thread_state;
+#endif
 }
 /* Make sure the calling thread's exit hook is armed (first slow path of a
  * thread that keeps per-thread state); nothing before initialisation. */

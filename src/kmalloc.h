@@ -33,8 +33,10 @@ extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 /* The fast paths serve sizes below kmalloc_small_limit through the first
  * table and sizes below kmalloc_fast_limit through the second. They are
  * KMALLOC_SMALL_MAX + 1 and KMALLOC_MAX_CACHE_SIZE + 1, or both 0 before
- * init and while fault injection is on (so every call reaches the slow
- * path, where should_failslab is asked). One compare for a small size. */
+ * init, while fault injection is on (so every call reaches the slow path,
+ * where should_failslab is asked) and with dynamic TLS (sm_tls_dynamic: the
+ * slots have no fixed offset from the thread pointer). One compare for a
+ * small size. */
 extern size_t kmalloc_small_limit, kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void);
 
@@ -79,7 +81,15 @@ SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
  * 0 until the thread is attached (it then has an exit hook that flushes
  * them: lcache_arm) and again once it exits, so that one compare covers
  * both the byte limit and the thread's state. Owned by kmalloc.c; the pop
- * is here, for the slow paths of malloc and kmalloc. */
+ * is here, for the slow paths of malloc and kmalloc.
+ *
+ * The take and the put reach the lists as the fast paths reach their slots:
+ * on x86-64 through lcache_key, the offset of sm_lcache from the thread
+ * pointer (measured at init), which costs what an initial-exec access
+ * would; the colder functions use sm_lcache itself. lcache_size_max, the
+ * largest size the lists serve, is 0 until the key is known and stays 0
+ * with dynamic TLS (sm_tls_dynamic: no common offset), where the lists are
+ * never used; take and put are reached only below it. */
 #define LCACHE_BYTES_MAX (4u << 20)
 struct large_cache {
 	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
@@ -87,12 +97,27 @@ struct large_cache {
 	bool    lc_armed;
 };
 extern SM_TLS struct large_cache sm_lcache;
+extern size_t lcache_size_max;
+#if SM_TC_SEG_FS
+typedef struct large_cache SM_TC_SEG large_cache_fast_t;
+extern sm_slot_key_t lcache_key;
+SM_INLINE large_cache_fast_t *lcache_fast(void)
+{
+	return (large_cache_fast_t *)(intptr_t)lcache_key;
+}
+#else
+typedef struct large_cache large_cache_fast_t;
+SM_INLINE large_cache_fast_t *lcache_fast(void)
+{
+	return &sm_lcache;
+}
+#endif
 
+/* Pop a block of @npages pages, if the thread has one; @npages pages are at
+ * most lcache_size_max bytes. */
 SM_INLINE void *lcache_take(size_t npages)
 {
-	struct large_cache *lc = &sm_lcache;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX)
-		return NULL;
+	large_cache_fast_t *lc = lcache_fast();
 	void *b = lc->lc_bin[npages];
 	if (b) {
 		lc->lc_bin[npages] = *(void **)b;
@@ -118,7 +143,7 @@ SM_INLINE void *kmalloc_slow_body(size_t size, gfp_t gfp, void (*init)(void))
 	 * page) made them: a slab size that misses its magazine may take one,
 	 * a whole-page allocation like any large one, rather than leave it
 	 * idle; otherwise it costs one lookup of an empty list. */
-	if (size <= ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) &&
+	if (size <= SM_READ_ONCE(lcache_size_max) &&
 	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
 		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {

@@ -24,8 +24,12 @@ lib_LTLIBRARIES += src/libslabmalloc.la
 src_libslabmalloc_la_SOURCES =
 nodist_EXTRA_src_libslabmalloc_la_SOURCES = src/dummy.c
 src_libslabmalloc_la_LIBADD = src/libslabmalloc_core.la $(PTHREAD_LIBS)
+# -z nodelete: dlclose never unmaps the library. Threads that used it
+# still run its thread-exit hook (a pthread key destructor) when they exit,
+# and its memory may still be referenced, so the code must stay mapped
+# (docs/malloc.md, "Loading with dlopen").
 src_libslabmalloc_la_LDFLAGS = -version-info $(SM_LT_VERSION) -no-undefined \
-	-export-symbols-regex '$(SM_EXPORT_REGEX)'
+	-Wl,-z,nodelete -export-symbols-regex '$(SM_EXPORT_REGEX)'
 SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*)$$
 
 bin_SCRIPTS += tools/slabmalloc

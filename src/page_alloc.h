@@ -277,6 +277,22 @@ struct pcp_list {
 };
 
 extern SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];   /* buddy.c */
+/* The calling thread's buddy_pcp for the hot paths: through its TLS key
+ * (internal.h), measured by buddy_init, where there is one. Used only once
+ * sm_thread_state_fast() says the thread is attached, which it never says
+ * before the key is measured or with dynamic TLS. */
+#if SM_TC_SEG_FS
+extern sm_tls_key_t buddy_pcp_key;
+SM_INLINE struct pcp_list *buddy_pcp_self(void)
+{
+	return (struct pcp_list *)(sm_tp() + (intptr_t)buddy_pcp_key);
+}
+#else
+SM_INLINE struct pcp_list *buddy_pcp_self(void)
+{
+	return buddy_pcp;
+}
+#endif
 
 SM_INLINE unsigned int pcp_high(unsigned int order)
 {
@@ -313,9 +329,9 @@ SM_INLINE struct page *pcp_pop_head(struct pcp_list *l)
 SM_INLINE struct pcp_list *pcp_fast(unsigned int order)
 {
 	if (likely(order <= SM_PCP_MAX_ORDER) &&
-	    likely(sm_thread_state == SM_THREAD_ATTACHED) &&
+	    likely(sm_thread_state_fast() == SM_THREAD_ATTACHED) &&
 	    likely(SM_READ_ONCE(buddy_pcp_high) != 0))
-		return &buddy_pcp[order];
+		return buddy_pcp_self() + order;
 	return NULL;
 }
 

@@ -106,7 +106,7 @@ SM_INLINE void cc_rotate(struct cpu_cache *cc, struct magazine *m, uint32_t roun
 	cc_load(cc, m, rounds);
 }
 
-/* All of a thread's allocator state, in initial-exec TLS. Defined in
+/* All of a thread's allocator state, in TLS (see sm_slot_key). Defined in
  * slab.c, whose pages and caches carry the keys of its slots; filled by the
  * magazine layer. */
 struct thread_cache {
@@ -120,43 +120,53 @@ extern SM_TLS struct thread_cache sm_tc;
 
 /*
  * Fast-path access to a slot of sm_tc. On x86-64 the slot is addressed
- * through %fs, so the thread pointer itself is never read: a slot's offset
- * from the thread pointer is the same in every thread (sm_tc is static,
- * initial-exec TLS), so the kmalloc size table, the caches (cc_key) and the
- * page descriptors (slab_key) store that, as a slot key, and a fast path
- * reaches the slot with %fs-relative operands on the key. The offset of
- * sm_tc itself is read from the GOT once, when a key is made. Elsewhere a
- * key is the offset in sm_tc and slots are ordinary pointers.
+ * through %fs, so the thread pointer itself is never read: when sm_tc is in
+ * static TLS, a slot's offset from the thread pointer is the same in every
+ * thread, so the kmalloc size table, the caches (cc_key) and the page
+ * descriptors (slab_key) store that, as a slot key, and a fast path reaches
+ * the slot with %fs-relative operands on the key. The offset of sm_tc is
+ * measured once, when a key is made. Elsewhere a key is the offset in sm_tc
+ * and slots are ordinary pointers.
+ *
+ * Dynamic TLS (sm_tls_dynamic: the library was dlopened and its TLS block
+ * did not fit in static TLS) has no offset common to all threads. Then the
+ * fast paths are closed at no cost to them: kmalloc's size limits are 0, and
+ * every cc_key and slab_key is one of the two keys below, which name 64
+ * bytes each of glibc's x86-64 thread control block that are reserved and
+ * always zero (tcbhead_t.__glibc_unused2, 0x80-0x27f, kept for the programs
+ * that depend on the block's size; SM_TLS_KEY_ZERO in internal.h). A zero slot has no rounds and no room, so
+ * every allocation and free falls through to the slow paths, which find the
+ * thread's real slots through ordinary TLS access; nothing is ever written
+ * through these keys. slab_init checks that the area reads zero.
+ * SM_TC_KEY_DYN_KMALLOC marks the pages of kmalloc slabs (kfree tells them
+ * from other pages by their key), SM_TC_KEY_DYN_NONE everything else.
  */
 typedef int32_t sm_slot_key_t;
 
-#if defined(__x86_64__) && defined(__SEG_FS)
-#define SM_TC_SEG_FS 1
+#if SM_TC_SEG_FS
 #define SM_TC_SEG __seg_fs
+#define SM_TC_KEY_DYN_NONE     SM_TLS_KEY_ZERO
+#define SM_TC_KEY_DYN_KMALLOC  (SM_TLS_KEY_ZERO + 0x40)
+/* The offset of sm_tc from the calling thread's thread pointer. */
 SM_INLINE intptr_t sm_tc_tpoff(void)
 {
-	intptr_t off;
-	__asm__("movq sm_tc@gottpoff(%%rip), %0" : "=r"(off));
-	return off;
+	return (intptr_t)((uintptr_t)&sm_tc - sm_tp());
 }
 #else
-#define SM_TC_SEG_FS 0
 #define SM_TC_SEG
-SM_INLINE intptr_t sm_tc_tpoff(void)
-{
-	return (intptr_t)&sm_tc;
-}
 #endif
 typedef struct cpu_cache SM_TC_SEG cpu_cache_fast_t;
 
-/* The key of the slot at byte offset @off of sm_tc. */
+/* The key of the slot at byte offset @off of sm_tc. With dynamic TLS it is
+ * the offset itself, which only the slow paths use (kmalloc_class); the
+ * fast paths see the zero keys above instead. */
 SM_INLINE sm_slot_key_t sm_slot_key(uint32_t off)
 {
 #if SM_TC_SEG_FS
-	return (sm_slot_key_t)(sm_tc_tpoff() + (intptr_t)off);
-#else
-	return (sm_slot_key_t)off;
+	if (!sm_tls_dynamic)
+		return (sm_slot_key_t)(sm_tc_tpoff() + (intptr_t)off);
 #endif
+	return (sm_slot_key_t)off;
 }
 
 /* The slot named by @key. */

@@ -13,8 +13,8 @@
  * Exclusion. The kernel disables preemption between get_cpu() and put_cpu().
  * Here each slot has a mutex (pcpu_slots[], one per cache line so that
  * taking one slot never bounces another's line): get_cpu() locks the slot of
- * the CPU the thread runs on and remembers it in TLS (pcpu_held), with a
- * nesting count (pcpu_nest) so that nested get_cpu() calls return the same
+ * the CPU the thread runs on and remembers it in TLS (pcpu_self.pt_held),
+ * with a nesting count (pt_nest) so that nested get_cpu() calls return the same
  * slot without locking again. While a thread holds a slot,
  * smp_processor_id() reports the held slot, whatever CPU the thread has
  * migrated to, just as a kernel thread cannot migrate with preemption off.
@@ -28,8 +28,8 @@
  * high bits (see the header), so per_cpu_ptr() is a few arithmetic
  * instructions and never loads the header.
  *
- * Invariants: slabmalloc_percpu_nr is 0 or final; a thread's pcpu_nest > 0
- * exactly when it holds pcpu_slots[pcpu_held].ps_lock; a live header has
+ * Invariants: slabmalloc_percpu_nr is 0 or final; a thread's pt_nest > 0
+ * exactly when it holds pcpu_slots[pt_held].ps_lock; a live header has
  * ph_magic == PCPU_MAGIC and ph_stride equal to the cookie's stride.
  *
  * Locks: the slot mutexes are leaves of the allocator's lock order (taken
@@ -61,8 +61,12 @@ static struct pcpu_slot pcpu_slots[SLABMALLOC_NR_CPUS] = {
 	[0 ... SLABMALLOC_NR_CPUS - 1] = { PTHREAD_MUTEX_INITIALIZER }
 };
 
-static SM_TLS unsigned int pcpu_held;   /* slot this thread holds */
-static SM_TLS unsigned int pcpu_nest;   /* get_cpu() depth; 0: none held */
+/* One thread-local block, so that each entry point looks it up once. */
+struct pcpu_thread {
+	unsigned int pt_held;           /* slot this thread holds */
+	unsigned int pt_nest;           /* get_cpu() depth; 0: none held */
+};
+static SM_TLS struct pcpu_thread pcpu_self;
 
 /* Header in the cache line just before CPU 0's copy of a dynamic area. */
 struct pcpu_hdr {
@@ -147,8 +151,9 @@ SM_EXPORT unsigned int slabmalloc_num_possible_cpus(void)
  */
 SM_EXPORT unsigned int slabmalloc_smp_processor_id(void)
 {
-	if (pcpu_nest)
-		return pcpu_held;
+	const struct pcpu_thread *pt = &pcpu_self;
+	if (pt->pt_nest)
+		return pt->pt_held;
 	return pcpu_current();
 }
 
@@ -162,14 +167,15 @@ SM_EXPORT unsigned int slabmalloc_smp_processor_id(void)
  */
 SM_EXPORT unsigned int slabmalloc_get_cpu(void)
 {
-	if (pcpu_nest) {
-		pcpu_nest++;
-		return pcpu_held;
+	struct pcpu_thread *pt = &pcpu_self;
+	if (pt->pt_nest) {
+		pt->pt_nest++;
+		return pt->pt_held;
 	}
 	unsigned int cpu = pcpu_current();
 	pthread_mutex_lock(&pcpu_slots[cpu].ps_lock);
-	pcpu_held = cpu;
-	pcpu_nest = 1;
+	pt->pt_held = cpu;
+	pt->pt_nest = 1;
 	return cpu;
 }
 
@@ -181,10 +187,11 @@ SM_EXPORT unsigned int slabmalloc_get_cpu(void)
  */
 SM_EXPORT void slabmalloc_put_cpu(void)
 {
-	if (unlikely(pcpu_nest == 0))
+	struct pcpu_thread *pt = &pcpu_self;
+	if (unlikely(pt->pt_nest == 0))
 		sm_fatal("put_cpu(): called without a matching get_cpu()");
-	if (--pcpu_nest == 0)
-		pthread_mutex_unlock(&pcpu_slots[pcpu_held].ps_lock);
+	if (--pt->pt_nest == 0)
+		pthread_mutex_unlock(&pcpu_slots[pt->pt_held].ps_lock);
 }
 
 /**
@@ -281,6 +288,6 @@ static void percpu_postfork_child(void)
 {
 	for (unsigned int i = 0; i < SLABMALLOC_NR_CPUS; i++)
 		pthread_mutex_init(&pcpu_slots[i].ps_lock, NULL);
-	if (pcpu_nest)
-		pthread_mutex_lock(&pcpu_slots[pcpu_held].ps_lock);
+	if (pcpu_self.pt_nest)
+		pthread_mutex_lock(&pcpu_slots[pcpu_self.pt_held].ps_lock);
 }

@@ -15,6 +15,8 @@
  *   sm_thread_key     created by init.c with the destructor that runs the
  *                     layers' thread-exit hooks, top-down.
  *   sm_thread_state   per thread: new, attached (exit hook armed), exiting.
+ *   sm_tls_dynamic    whether the library's TLS block is dynamic TLS
+ *                     (sm_tls_probe, called by init.c first thing).
  *
  * sm_thread_attach() arms the exit hook of the calling thread from the first
  * slow path that keeps per-thread state (magazines, page lists, large-block
@@ -23,10 +25,65 @@
  */
 #include "internal.h"
 
+#include <link.h>
+
 int sm_initialized;
 int sm_init_running;
 pthread_key_t sm_thread_key;
 SM_TLS int sm_thread_state;
+int sm_tls_dynamic;
+#if SM_TC_SEG_FS
+sm_tls_key_t sm_thread_state_key = SM_TLS_KEY_ZERO;
+#else
+sm_tls_key_t sm_thread_state_key;
+#endif
+
+#if SM_TC_SEG_FS
+/* dl_iterate_phdr callback: for the object that holds @arg, 1 when its TLS
+ * block is allocated in the calling thread (or it has none), 2 when not;
+ * 0 for other objects. */
+static int tls_probe_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t self = (uintptr_t)arg;
+	for (unsigned int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD ||
+		    self - (info->dlpi_addr + ph->p_vaddr) >= ph->p_memsz)
+			continue;
+		if (size < offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(void *))
+			return 2;
+		return info->dlpi_tls_modid == 0 || info->dlpi_tls_data ? 1 : 2;
+	}
+	return 0;
+}
+#endif
+
+/*
+ * sm_tls_probe - decide sm_tls_dynamic, once.
+ *
+ * A block in static TLS exists in every thread from the thread's start;
+ * dynamic TLS is allocated in a thread at its first access. So the block is
+ * static when dl_iterate_phdr reports it allocated in the calling thread
+ * before that thread has touched it: the initialising thread, from the
+ * library's constructor (which dlopen runs before anything can call in) or,
+ * loaded at start-up, from whichever call comes first. Any doubt answers
+ * dynamic, which is slower but right in every case.
+ *
+ * CONTEXT: sm_init_slow(), before any thread-local variable is touched.
+ */
+void sm_tls_probe(void)
+{
+#if SM_TC_SEG_FS
+	static int probed;
+	if (__atomic_load_n(&probed, __ATOMIC_ACQUIRE))
+		return;
+	int r = dl_iterate_phdr(tls_probe_object, (void *)&sm_tls_dynamic);
+	sm_tls_dynamic = r != 1;
+	if (!sm_tls_dynamic)
+		sm_thread_state_key = SM_TLS_KEY_OF(sm_thread_state);
+	__atomic_store_n(&probed, 1, __ATOMIC_RELEASE);
+#endif
+}
 
 void sm_thread_attach(void)
 {

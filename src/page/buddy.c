@@ -88,7 +88,7 @@
  *
  *  4. Per-thread page lists (the kernel's per-CPU pagesets; a thread is our
  *     CPU). For orders 0..SM_PCP_MAX_ORDER of ZONE_NORMAL each thread keeps
- *     one list per order in initial-exec TLS, with PG_pcp heads. Allocation
+ *     one list per order in TLS (buddy_pcp), with PG_pcp heads. Allocation
  *     pops the head (hot: most recently freed) or, for __GFP_COLD, the tail;
  *     free_hot_page() pushes the head, free_cold_page() the tail. No lock
  *     and no atomic on either path. An empty list is refilled with a batch
@@ -97,7 +97,10 @@
  *     drained by a batch from its cold end. Thread exit drains everything
  *     (buddy_thread_exit, via init.c's thread destructor); a thread that is
  *     exiting, or that runs before initialisation completes, bypasses its
- *     lists. buddy_pcp_high = 0 disables the lists.
+ *     lists. buddy_pcp_high = 0 disables the lists. The hot paths reach
+ *     the calling thread's lists through a TLS key (internal.h); with
+ *     dynamic TLS (a dlopened library) they have none and every thread
+ *     bypasses its lists.
  *
  *  5. Decay: dirty and clean. A free block is dirty (PG_dirty: its memory
  *     may be resident and non-zero) or clean (fresh from zone growth, or
@@ -202,6 +205,9 @@ static int buddy_ready;                 /* zones placed (release store) */
 #define BUDDY_PURGE_BATCH 32
 
 SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
+#if SM_TC_SEG_FS
+sm_tls_key_t buddy_pcp_key;
+#endif
 
 /* ---- small helpers ---- */
 
@@ -698,11 +704,12 @@ static inline struct page *pcp_pop_tail(struct pcp_list *l)
 /* First use of the lists by this thread: arm its exit hook. Threads that
  * are exiting, or that run while the allocator is still initialising (the
  * init path must not recurse into sm_init_slow), go to the zone, as do
- * orders above SM_PCP_MAX_ORDER and everything while the lists are off. */
+ * orders above SM_PCP_MAX_ORDER and everything while the lists are off or
+ * the library's TLS is dynamic (pcp_fast cannot reach the lists then). */
 static SM_NOINLINE struct pcp_list *pcp_attach_slow(unsigned int order)
 {
 	if (order > SM_PCP_MAX_ORDER || !SM_READ_ONCE(buddy_pcp_high) ||
-	    sm_thread_state != SM_THREAD_NEW ||
+	    sm_thread_state != SM_THREAD_NEW || sm_tls_dynamic ||
 	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
 		return NULL;
 	sm_thread_attach();
@@ -1337,6 +1344,10 @@ void buddy_init(void)
 {
 	if (__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
 		return;
+#if SM_TC_SEG_FS
+	if (!sm_tls_dynamic)
+		buddy_pcp_key = SM_TLS_KEY_OF(buddy_pcp);
+#endif
 	zones_place();
 	__atomic_store_n(&buddy_ready, 1, __ATOMIC_RELEASE);
 }

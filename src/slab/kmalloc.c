@@ -94,7 +94,7 @@ size_t kmalloc_small_limit, kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void)
 {
 	bool open = __atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) &&
-	            !SM_READ_ONCE(sm_fault_active);
+	            !SM_READ_ONCE(sm_fault_active) && !sm_tls_dynamic;
 	SM_WRITE_ONCE(kmalloc_small_limit, open ? KMALLOC_SMALL_MAX + 1 : 0);
 	SM_WRITE_ONCE(kmalloc_fast_limit, open ? KMALLOC_MAX_CACHE_SIZE + 1 : 0);
 	slab_update_fast_paths();
@@ -140,6 +140,22 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 /* The lists themselves (struct large_cache) and their pop (lcache_take) are
  * in kmalloc.h, for the slow paths of malloc and kmalloc. */
 SM_TLS struct large_cache sm_lcache;
+size_t lcache_size_max;
+#if SM_TC_SEG_FS
+sm_slot_key_t lcache_key;
+#endif
+
+/* Open the lists' take and put (kmalloc_init), unless the TLS is dynamic. */
+static void lcache_open(void)
+{
+#if SM_TC_SEG_FS
+	if (sm_tls_dynamic)
+		return;
+	lcache_key = SM_TLS_KEY_OF(sm_lcache);
+#endif
+	__atomic_store_n(&lcache_size_max,
+	                 (size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT, __ATOMIC_RELEASE);
+}
 
 static void lcache_release(void *blk, size_t npages)
 {
@@ -162,9 +178,11 @@ static void lcache_arm(void)
  * the buddy allocator. */
 static inline bool lcache_put(void *blk, size_t npages)
 {
-	struct large_cache *lc = &sm_lcache;
 	size_t bytes = npages << SM_PAGE_SHIFT;
-	if (npages > KMALLOC_LARGE_NPAGES_MAX || bytes > lc->lc_room)
+	if (bytes > SM_READ_ONCE(lcache_size_max))
+		return false;
+	large_cache_fast_t *lc = lcache_fast();
+	if (bytes > lc->lc_room)
 		return false;
 	*(void **)blk = lc->lc_bin[npages];
 	lc->lc_bin[npages] = blk;
@@ -274,6 +292,7 @@ void kmalloc_init(void)
 		kmalloc_slot_small[s] = kmalloc_class_key(s);
 	for (size_t i = 0; i <= KMALLOC_MAX_CACHE_SIZE / 256; i++)
 		kmalloc_slot_medium[i] = kmalloc_class_key(i * 256);
+	lcache_open();
 	__atomic_store_n(&kmalloc_ready, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&sm_fault_notify, kmalloc_update_fast_limit, __ATOMIC_RELEASE);
 	kmalloc_update_fast_limit();
@@ -291,7 +310,8 @@ void kmalloc_init(void)
 static void *kmalloc_large(size_t size, gfp_t gfp)
 {
 	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
-	void *p = (gfp & __GFP_DMA) ? NULL : lcache_take(npages);   /* Normal blocks */
+	void *p = (gfp & __GFP_DMA) || size > SM_READ_ONCE(lcache_size_max) ?
+	          NULL : lcache_take(npages);   /* Normal blocks */
 	if (p) {
 		if (gfp & __GFP_ZERO)
 			buddy_zero_pages(p, npages, gfp);

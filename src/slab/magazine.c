@@ -5,7 +5,7 @@
  *
  * 1. Overview. A magazine is a stack of M free objects ("rounds"). Each
  *    thread has, per cache, a loaded and a previous magazine (struct
- *    cpu_cache in the initial-exec TLS block sm_tc; a thread is our CPU).
+ *    cpu_cache in the TLS block sm_tc; a thread is our CPU).
  *    kmem_cache_alloc pops a round from the loaded magazine, free pushes one;
  *    those fast paths are inline (slab_internal.h) and take no lock and no
  *    atomic read-modify-write. Each cache has a depot of full and empty

@@ -307,8 +307,13 @@ static bool slab_lock_gfp(struct kmem_cache *c, gfp_t gfp)
  * (free() finds the class through it), SM_TC_NONE's for the others. */
 static int32_t slab_page_key(const struct kmem_cache *c)
 {
-	if ((c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE)
+	if ((c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE) {
+#if SM_TC_SEG_FS
+		if (sm_tls_dynamic)
+			return SM_TC_KEY_DYN_KMALLOC;
+#endif
 		return sm_slot_key((uint32_t)(c->id * sizeof(struct cpu_cache)));
+	}
 	return buddy_slab_key_none;
 }
 
@@ -600,9 +605,14 @@ static void slab_cache_init_fields(struct kmem_cache *c, const char *name,
 }
 
 /* The fast-path slot key of @c: its inline slot, or SM_TC_NONE for caches
- * without one and while fault injection is on. */
+ * without one and while fault injection is on; the zero key with dynamic
+ * TLS. */
 static sm_slot_key_t slab_fast_key(const struct kmem_cache *c)
 {
+#if SM_TC_SEG_FS
+	if (sm_tls_dynamic)
+		return SM_TC_KEY_DYN_NONE;
+#endif
 	uint32_t slot = c->id >= SM_TC_INLINE || SM_READ_ONCE(sm_fault_active) ?
 	                SM_TC_NONE : c->id;
 	return sm_slot_key((uint32_t)(slot * sizeof(struct cpu_cache)));
@@ -724,6 +734,19 @@ _Static_assert(SM_TC_NONE == 0, "sm_page_none: SM_TC_NONE is slot 0");
  * paths use (cc_key). The magazine layer above fills and empties them. */
 SM_TLS struct thread_cache sm_tc;
 
+#if SM_TC_SEG_FS
+/* With dynamic TLS: do the two zero slots (slab_internal.h) read zero? */
+static bool slab_tcb_zero_ok(void)
+{
+	if (!sm_tls_dynamic)
+		return true;
+	uint64_t any = 0;
+	for (uintptr_t off = SM_TC_KEY_DYN_NONE; off < SM_TC_KEY_DYN_KMALLOC + 64; off += 8)
+		any |= *(const uint64_t SM_TC_SEG *)off;
+	return any == 0;
+}
+#endif
+
 void slab_init(void)
 {
 	struct kmem_cache *c = &slab_cache_cache;
@@ -732,10 +755,13 @@ void slab_init(void)
 		/* cc_top and cc_hi of "slot" 0: %fs:0 and %fs:16. */
 		uintptr_t top, hi;
 		__asm__("movq %%fs:0, %0\n\tmovq %%fs:16, %1" : "=r"(top), "=r"(hi));
-		if (sm_page_none.slab_key != 0 || top != hi)
+		if (sm_page_none.slab_key != 0 || top != hi || !slab_tcb_zero_ok())
 			sm_fatal("slabmalloc: unsupported thread control block layout "
 			         "(a glibc x86-64 TCB is needed)");
 	}
+	if (sm_tls_dynamic)
+		buddy_set_slab_key_none(SM_TC_KEY_DYN_NONE);
+	else
 #endif
 	buddy_set_slab_key_none(sm_slot_key(SM_TC_NONE * sizeof(struct cpu_cache)));
 	slab_cache_init_fields(c, "kmem_cache", SLAB_NOMAG | SLAB_HWCACHE_ALIGN, NULL, NULL);

@@ -48,6 +48,8 @@ static void sm_thread_destructor(void *arg)
 
 void sm_init_slow(void)
 {
+	/* First, before this thread touches a thread-local variable. */
+	sm_tls_probe();
 	/* The initialising thread re-entering (a lower layer's hook that
 	 * mallocs) must not wait for itself: it goes on, and the layer it
 	 * reaches serves it from bootmem while sm_init_running is set. Other

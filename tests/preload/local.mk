@@ -1,6 +1,9 @@
-# Preload tier: real programs run under LD_PRELOAD=libslabmalloc.so.
-preload_tests += tests/preload/exports.sh tests/preload/interpose.sh \
-	tests/preload/programs.sh tests/preload/redis.sh tests/preload/aslimit.sh
+# Preload tier: real programs run under LD_PRELOAD=libslabmalloc.so, and the
+# library loaded as a plugin with dlopen.
+preload_scripts = tests/preload/exports.sh tests/preload/interpose.sh \
+	tests/preload/programs.sh tests/preload/redis.sh tests/preload/aslimit.sh \
+	tests/preload/dlopen_python.sh
+preload_tests += $(preload_scripts) tests/preload/dlopen.t
 check_PROGRAMS += tests/preload/own_kmalloc tests/preload/cxx_threads tests/preload/aslimit
 tests_preload_own_kmalloc_SOURCES = tests/preload/own_kmalloc.c
 tests_preload_cxx_threads_SOURCES = tests/preload/cxx_threads.cc
@@ -8,4 +11,9 @@ tests_preload_cxx_threads_LDADD = $(PTHREAD_LIBS)
 tests_preload_aslimit_SOURCES = tests/preload/aslimit.c
 tests_preload_aslimit_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
 tests_preload_aslimit_LDADD = $(PTHREAD_LIBS)
-EXTRA_DIST += tests/preload/lib.sh $(preload_tests)
+# dlopen(RTLD_LOCAL), threads, dlclose, thread exit: a C program that loads
+# $SM_LIB (dlopen_python.sh does the same from python3's ctypes).
+check_PROGRAMS += tests/preload/dlopen.t
+tests_preload_dlopen_t_SOURCES = tests/preload/dlopen.c
+tests_preload_dlopen_t_LDADD = $(PTHREAD_LIBS)
+EXTRA_DIST += tests/preload/lib.sh $(preload_scripts)
