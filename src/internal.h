@@ -54,6 +54,26 @@
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
  * so the fork handlers take the mempool locks last (through the hooks
  * mempool and percpu register: sm_fork_register).
+ *
+ * The C library's stdio locks rank before ours, and glibc's fork() takes
+ * one of them only after the fork handlers have run:
+ *
+ *   a. the stdio list lock    fflush(NULL) takes it, then each FILE lock;
+ *                             fork() takes it after the handlers
+ *   b. a FILE lock            getline/getdelim realloc while holding it
+ *   1.-8. the allocator locks above
+ *
+ * So the prepare handler takes the stdio list lock before lock 1 (init.c,
+ * fork section): a thread that allocates while it holds a FILE lock can no
+ * longer hold up a fork that holds our locks.
+ *
+ * Every allocator lock above (not the percpu slot locks, which a caller
+ * holds between get_cpu() and put_cpu() in its own code) is taken and
+ * released through sm_mutex_lock/sm_mutex_trylock/sm_mutex_unlock, which
+ * keep sm_lock_depth: how many allocator locks the calling thread holds or
+ * is acquiring. A fork() from a signal handler that interrupted the thread
+ * inside a locked section sees it non-zero and must not wait for any lock
+ * (init.c, fork section).
  */
 #ifndef SM_INTERNAL_H
 #define SM_INTERNAL_H
@@ -126,6 +146,42 @@ SM_COLD SM_NORETURN void sm_fatal(const char *fmt, ...);
 void sm_warn(const char *fmt, ...);
 /* Allocation-free formatted write to a file descriptor. */
 void sm_dprintf(int fd, const char *fmt, ...);
+
+/* ---- allocator locks (the count lives in the base floor: thread.c) ---- */
+
+/* Allocator locks held or being acquired by the calling thread. It goes up
+ * before the lock is acquired and down after it is released, so a signal
+ * handler running at any instruction of a locked section, or of taking or
+ * dropping its lock, sees it non-zero. Slow paths only: the fast paths take
+ * no lock. */
+extern SM_TLS unsigned int sm_lock_depth;
+
+SM_INLINE void sm_mutex_lock(pthread_mutex_t *m)
+{
+	sm_lock_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(m);
+}
+
+/* RETURNS: 0 if the lock was taken (as pthread_mutex_trylock). */
+SM_INLINE int sm_mutex_trylock(pthread_mutex_t *m)
+{
+	sm_lock_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int r = pthread_mutex_trylock(m);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (r != 0)
+		sm_lock_depth--;
+	return r;
+}
+
+SM_INLINE void sm_mutex_unlock(pthread_mutex_t *m)
+{
+	sm_assert(sm_lock_depth != 0);
+	pthread_mutex_unlock(m);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sm_lock_depth--;
+}
 
 /* ---- OS layer (os.c): the only file that makes system calls ---- */
 

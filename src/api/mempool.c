@@ -135,11 +135,11 @@ static inline void pool_check(const struct mempool_s *pool, const char *fn)
 static bool pool_lock(struct mempool_s *pool, bool may_block)
 {
 	if (may_block) {
-		pthread_mutex_lock(&pool->pool_lock);
+		sm_mutex_lock(&pool->pool_lock);
 		return true;
 	}
 	for (int i = 0; i < MEMPOOL_TRYLOCK_SPIN; i++) {
-		if (pthread_mutex_trylock(&pool->pool_lock) == 0)
+		if (sm_mutex_trylock(&pool->pool_lock) == 0)
 			return true;
 		cpu_relax();
 	}
@@ -148,7 +148,7 @@ static bool pool_lock(struct mempool_s *pool, bool may_block)
 
 static inline void pool_unlock(struct mempool_s *pool)
 {
-	pthread_mutex_unlock(&pool->pool_lock);
+	sm_mutex_unlock(&pool->pool_lock);
 }
 
 static inline void add_element(struct mempool_s *pool, void *element)
@@ -196,7 +196,7 @@ static void *finish_alloc(struct mempool_s *pool, void *element, bool zero)
  * the wake-up on, so a refilled reserve never sits beside a sleeper. */
 static void pass_wakeup(struct mempool_s *pool)
 {
-	pthread_mutex_lock(&pool->pool_lock);
+	sm_mutex_lock(&pool->pool_lock);
 	if (pool->pool_curr_nr > 0 && pool->pool_waiters > 0)
 		pthread_cond_signal(&pool->pool_wait);
 	pool_unlock(pool);
@@ -347,12 +347,12 @@ static mempool_t *pool_create(int min_nr, mempool_alloc_t *alloc_fn,
 	}
 
 	sm_fork_register(&mempool_fork_ops);
-	pthread_mutex_lock(&mempool_list_lock);
+	sm_mutex_lock(&mempool_list_lock);
 	pool->pool_next = mempool_list;
 	if (mempool_list)
 		mempool_list->pool_prev = pool;
 	mempool_list = pool;
-	pthread_mutex_unlock(&mempool_list_lock);
+	sm_mutex_unlock(&mempool_list_lock);
 	return pool;
 }
 
@@ -424,21 +424,21 @@ SM_EXPORT void slabmalloc_mempool_destroy(mempool_t *pool)
 	if (!pool)
 		return;
 	pool_check(pool, "mempool_destroy");
-	pthread_mutex_lock(&pool->pool_lock);
+	sm_mutex_lock(&pool->pool_lock);
 	if (pool->pool_waiters)
 		sm_fatal("mempool_destroy(): %u thread(s) still waiting in mempool_alloc() "
 		         "on pool %p", pool->pool_waiters, (void *)pool);
 	pool->pool_magic = 0;            /* later calls on it are caught */
 	pool_unlock(pool);
 
-	pthread_mutex_lock(&mempool_list_lock);
+	sm_mutex_lock(&mempool_list_lock);
 	if (pool->pool_prev)
 		pool->pool_prev->pool_next = pool->pool_next;
 	else
 		mempool_list = pool->pool_next;
 	if (pool->pool_next)
 		pool->pool_next->pool_prev = pool->pool_prev;
-	pthread_mutex_unlock(&mempool_list_lock);
+	sm_mutex_unlock(&mempool_list_lock);
 
 	pool_free_all(pool);
 }
@@ -453,7 +453,7 @@ static void pool_trim_locked(struct mempool_s *pool, int target)
 		void *element = remove_element(pool);
 		pool_unlock(pool);
 		pool->pool_free(element, pool->pool_data);
-		pthread_mutex_lock(&pool->pool_lock);
+		sm_mutex_lock(&pool->pool_lock);
 	}
 }
 
@@ -477,7 +477,7 @@ SM_EXPORT int slabmalloc_mempool_resize(mempool_t *pool, int new_min_nr)
 	if (new_min_nr < 1)
 		return -EINVAL;
 
-	pthread_mutex_lock(&pool->pool_lock);
+	sm_mutex_lock(&pool->pool_lock);
 	if (new_min_nr <= pool->pool_min_nr) {
 		SM_WRITE_ONCE(pool->pool_min_nr, new_min_nr);
 		pool_trim_locked(pool, new_min_nr);
@@ -491,7 +491,7 @@ SM_EXPORT int slabmalloc_mempool_resize(mempool_t *pool, int new_min_nr)
 		void **fresh = slabmalloc_kmalloc((size_t)new_min_nr * sizeof(void *), GFP_KERNEL);
 		if (!fresh)
 			return -ENOMEM;
-		pthread_mutex_lock(&pool->pool_lock);
+		sm_mutex_lock(&pool->pool_lock);
 		void **old = fresh;
 		if (new_min_nr > pool->pool_cap) {
 			memcpy(fresh, pool->pool_elements,
@@ -506,11 +506,11 @@ SM_EXPORT int slabmalloc_mempool_resize(mempool_t *pool, int new_min_nr)
 
 	/* Fill up to @new_min_nr; pool_min_nr is raised only once we have
 	 * them, so a failure leaves the pool as it was. */
-	pthread_mutex_lock(&pool->pool_lock);
+	sm_mutex_lock(&pool->pool_lock);
 	while (pool->pool_curr_nr < new_min_nr && pool->pool_min_nr < new_min_nr) {
 		pool_unlock(pool);
 		void *element = pool->pool_alloc(GFP_KERNEL, pool->pool_data);
-		pthread_mutex_lock(&pool->pool_lock);
+		sm_mutex_lock(&pool->pool_lock);
 		if (!element) {
 			pool_trim_locked(pool, pool->pool_min_nr);
 			pool_unlock(pool);
@@ -523,7 +523,7 @@ SM_EXPORT int slabmalloc_mempool_resize(mempool_t *pool, int new_min_nr)
 		} else {
 			pool_unlock(pool);
 			pool->pool_free(element, pool->pool_data);
-			pthread_mutex_lock(&pool->pool_lock);
+			sm_mutex_lock(&pool->pool_lock);
 		}
 	}
 	if (pool->pool_min_nr < new_min_nr)
@@ -645,7 +645,7 @@ static SM_NOINLINE void mempool_free_slow(void *element, struct mempool_s *pool)
 	check_element(pool, element);
 
 	if (unlikely(SM_READ_ONCE(pool->pool_curr_nr) < SM_READ_ONCE(pool->pool_min_nr))) {
-		pthread_mutex_lock(&pool->pool_lock);
+		sm_mutex_lock(&pool->pool_lock);
 		if (likely(pool->pool_curr_nr < pool->pool_min_nr)) {
 			for (int i = 0; i < pool->pool_curr_nr; i++)
 				if (unlikely(pool->pool_elements[i] == element))
@@ -742,16 +742,16 @@ SM_EXPORT void slabmalloc_mempool_free_pages(void *element, void *pool_data)
 
 static void mempool_prefork(void)
 {
-	pthread_mutex_lock(&mempool_list_lock);
+	sm_mutex_lock(&mempool_list_lock);
 	for (struct mempool_s *p = mempool_list; p; p = p->pool_next)
-		pthread_mutex_lock(&p->pool_lock);
+		sm_mutex_lock(&p->pool_lock);
 }
 
 static void mempool_postfork_parent(void)
 {
 	for (struct mempool_s *p = mempool_list; p; p = p->pool_next)
-		pthread_mutex_unlock(&p->pool_lock);
-	pthread_mutex_unlock(&mempool_list_lock);
+		sm_mutex_unlock(&p->pool_lock);
+	sm_mutex_unlock(&mempool_list_lock);
 }
 
 static void mempool_postfork_child(void)
@@ -778,8 +778,8 @@ int mempool_reserved(const mempool_t *pool)
 unsigned int mempool_waiting(const mempool_t *pool)
 {
 	struct mempool_s *p = (struct mempool_s *)pool;
-	pthread_mutex_lock(&p->pool_lock);
+	sm_mutex_lock(&p->pool_lock);
 	unsigned int n = p->pool_waiters;
-	pthread_mutex_unlock(&p->pool_lock);
+	sm_mutex_unlock(&p->pool_lock);
 	return n;
 }

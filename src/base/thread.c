@@ -17,6 +17,9 @@
  *   sm_thread_state   per thread: new, attached (exit hook armed), exiting.
  *   sm_tls_dynamic    whether the library's TLS block is dynamic TLS
  *                     (sm_tls_probe, called by init.c first thing).
+ *   sm_lock_depth     per thread: allocator locks held or being taken,
+ *                     kept by sm_mutex_lock/unlock (internal.h) in every
+ *                     layer; read by init.c's fork handlers.
  *
  * sm_thread_attach() arms the exit hook of the calling thread from the first
  * slow path that keeps per-thread state (magazines, page lists, large-block
@@ -31,6 +34,7 @@ int sm_initialized;
 int sm_init_running;
 pthread_key_t sm_thread_key;
 SM_TLS int sm_thread_state;
+SM_TLS unsigned int sm_lock_depth;
 int sm_tls_dynamic;
 #if SM_TC_SEG_FS
 sm_tls_key_t sm_thread_state_key = SM_TLS_KEY_ZERO;

@@ -191,7 +191,7 @@ void *bootmem_alloc(size_t size, size_t align, bool low)
 	size = SM_ALIGN_UP(size, SM_CACHELINE);
 	bool pagey = size >= BM_PAGE || align >= BM_PAGE;
 
-	pthread_mutex_lock(&bm_lock);
+	sm_mutex_lock(&bm_lock);
 	bm_setup();
 	for (r = bm_regions; pagey && !p && r; r = r->r_link)
 		if (r->r_low || !low)
@@ -204,7 +204,7 @@ void *bootmem_alloc(size_t size, size_t align, bool low)
 			p = bm_take_freed(r, size, align);
 	if (!p && (r = bm_grow(size, align, low)) != NULL)
 		p = bm_bump(r, size, align);
-	pthread_mutex_unlock(&bm_lock);
+	sm_mutex_unlock(&bm_lock);
 	if (p)
 		return p;
 fail:
@@ -228,7 +228,7 @@ bool bootmem_owns(const void *addr)
 
 static void bm_free(uintptr_t addr, size_t size, const char *caller)
 {
-	pthread_mutex_lock(&bm_lock);
+	sm_mutex_lock(&bm_lock);
 	struct bm_region *r = bm_find(addr);
 	/* The range must lie in what was handed out; the unallocated tail of
 	 * the page holding the bump pointer counts as handed out. */
@@ -237,7 +237,7 @@ static void bm_free(uintptr_t addr, size_t size, const char *caller)
 		/* Between the bump pointer and its high-water mark lies memory
 		 * that was handed out and already given back. */
 		bool freed = r && addr >= top && addr < r->r_base + r->r_hwm;
-		pthread_mutex_unlock(&bm_lock);
+		sm_mutex_unlock(&bm_lock);
 		if (freed)
 			sm_fatal("%s(): double free of %p", caller, (void *)addr);
 		sm_fatal("%s(): invalid range %p (+%zu)", caller, (void *)addr, size);
@@ -249,7 +249,7 @@ static void bm_free(uintptr_t addr, size_t size, const char *caller)
 	size_t last = (SM_ALIGN_DOWN(end, BM_PAGE) - r->r_base) / BM_PAGE;
 	for (size_t i = first; i < last; i++) {
 		if (bm_bit(r, i)) {
-			pthread_mutex_unlock(&bm_lock);
+			sm_mutex_unlock(&bm_lock);
 			sm_fatal("%s(): double free of %p", caller,
 			         (void *)(r->r_base + i * BM_PAGE));
 		}
@@ -267,7 +267,7 @@ static void bm_free(uintptr_t addr, size_t size, const char *caller)
 		r->r_freed--;
 		r->r_next = top_page * BM_PAGE;
 	}
-	pthread_mutex_unlock(&bm_lock);
+	sm_mutex_unlock(&bm_lock);
 }
 
 void bootmem_free(void *addr, size_t size)
@@ -279,12 +279,12 @@ void bootmem_free(void *addr, size_t size)
 void bootmem_stats(size_t *total, size_t *used)
 {
 	size_t t = 0, u = 0;
-	pthread_mutex_lock(&bm_lock);
+	sm_mutex_lock(&bm_lock);
 	for (struct bm_region *r = bm_regions; r; r = r->r_link) {
 		t += r->r_size;
 		u += r->r_next - r->r_freed * BM_PAGE;
 	}
-	pthread_mutex_unlock(&bm_lock);
+	sm_mutex_unlock(&bm_lock);
 	if (total)
 		*total = t;
 	if (used)
@@ -293,12 +293,12 @@ void bootmem_stats(size_t *total, size_t *used)
 
 void bootmem_prefork(void)
 {
-	pthread_mutex_lock(&bm_lock);
+	sm_mutex_lock(&bm_lock);
 }
 
 void bootmem_postfork_parent(void)
 {
-	pthread_mutex_unlock(&bm_lock);
+	sm_mutex_unlock(&bm_lock);
 }
 
 void bootmem_postfork_child(void)

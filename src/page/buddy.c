@@ -175,8 +175,11 @@
  *  taken under a zone lock; madvise runs with it dropped.
  *  Fork: buddy_prefork() takes both zone locks in order; the parent
  *  releases them; the child re-initialises them and frees back (dirty)
- *  any block another thread was purging, so nothing leaks. The forking
- *  thread keeps its page lists (its TLS is copied).
+ *  any block another thread was purging, so nothing leaks (the forking
+ *  thread has none there: zone_purge's unlocked madvise window counts as
+ *  holding the zone lock, and a fork from a signal handler inside it
+ *  leaves the zones alone, see init.c). The forking thread keeps its page
+ *  lists (its TLS is copied).
  *
  * Floor 3 (src/layers.txt): calls gfp.c, bootmem.c and the base floor.
  * The exported page API is in api/page_api.c, on the entry-point floor.
@@ -250,15 +253,15 @@ struct zone *page_zone_checked(const struct page *pg)
 static inline bool zone_lock(struct zone *z, gfp_t gfp)
 {
 	if (gfp & __GFP_WAIT) {
-		pthread_mutex_lock(&z->zone_lock);
+		sm_mutex_lock(&z->zone_lock);
 		return true;
 	}
-	return pthread_mutex_trylock(&z->zone_lock) == 0;
+	return sm_mutex_trylock(&z->zone_lock) == 0;
 }
 
 static inline void zone_unlock(struct zone *z)
 {
-	pthread_mutex_unlock(&z->zone_lock);
+	sm_mutex_unlock(&z->zone_lock);
 }
 
 /* ---- free areas and the dirty list (zone lock held) ---- */
@@ -614,7 +617,7 @@ static size_t zone_purge(struct zone *z, bool all)
 
 	if (!z->zone_span)
 		return 0;
-	pthread_mutex_lock(&z->zone_lock);
+	sm_mutex_lock(&z->zone_lock);
 	uint64_t now = os_now_ns();
 	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
 	uint64_t cutoff = all ? now : (now > decay ? now - decay : 0);
@@ -632,7 +635,11 @@ static size_t zone_purge(struct zone *z, bool all)
 		}
 		if (n == 0)
 			break;
-		zone_unlock(z);
+		/* The batch stays ours on zone_purging while the lock is
+		 * dropped: sm_lock_depth keeps counting the zone lock, so a
+		 * fork from a signal handler here neither waits for the lock
+		 * nor lets the child sweep zone_purging (init.c, fork). */
+		pthread_mutex_unlock(&z->zone_lock);
 		size_t done = 0;
 		for (unsigned int i = 0; i < n; i++) {
 			size_t len = SM_PAGE_SIZE << batch[i]->order;
@@ -746,7 +753,7 @@ static SM_NOINLINE bool pcp_refill(struct pcp_list *l, unsigned int order, gfp_t
 static SM_NOINLINE void pcp_drain(struct pcp_list *l, unsigned int order, unsigned int n)
 {
 	struct zone *z = &sm_zones[ZONE_NORMAL];
-	pthread_mutex_lock(&z->zone_lock);
+	sm_mutex_lock(&z->zone_lock);
 	uint64_t now = os_now_ns();
 	while (n-- && l->pl_tail) {
 		struct page *pg = pcp_pop_tail(l);
@@ -864,7 +871,7 @@ static void buddy_free_block(struct zone *z, struct page *pg, unsigned int order
 			return;
 		}
 	}
-	pthread_mutex_lock(&z->zone_lock);
+	sm_mutex_lock(&z->zone_lock);
 	uint64_t now = os_now_ns();
 	zone_free_one(z, pg, order, true, now);
 	bool due = zone_decay_due(z, now);
@@ -1052,7 +1059,7 @@ void buddy_free_exact(void *addr, size_t size, const char *caller)
 		sm_fatal("%s(): wrong size %zu for the range of %zu pages at %p", caller,
 		         size, pg->exact.npages, addr);
 	clear_upper_marks(pg, npages);
-	pthread_mutex_lock(&z->zone_lock);
+	sm_mutex_lock(&z->zone_lock);
 	uint64_t now = os_now_ns();
 	zone_free_range(z, page_index(z, pg), npages, true, now);
 	bool due = zone_decay_due(z, now);
@@ -1321,7 +1328,7 @@ void buddy_set_slab_key_none(int32_t key)
 	/* Before any kmalloc slab exists: restamp what the zones have grown. */
 	for (int i = 0; i < SM_NR_ZONES; i++) {
 		struct zone *z = &sm_zones[i];
-		pthread_mutex_lock(&z->zone_lock);
+		sm_mutex_lock(&z->zone_lock);
 		if (i == 0)
 			SM_WRITE_ONCE(buddy_slab_key_none, key);
 		size_t n = z->zone_limit >> SM_PAGE_SHIFT;
@@ -1336,7 +1343,7 @@ void buddy_set_slab_key_none(int32_t key)
 			window_cover(z, z->zone_limit ? z->zone_limit >> SM_PAGE_SHIFT
 			                               : NPAGES(SM_SECTION_ORDER));
 		}
-		pthread_mutex_unlock(&z->zone_lock);
+		sm_mutex_unlock(&z->zone_lock);
 	}
 }
 
@@ -1354,14 +1361,14 @@ void buddy_init(void)
 
 void buddy_prefork(void)
 {
-	pthread_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
-	pthread_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
+	sm_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
+	sm_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
 }
 
 void buddy_postfork_parent(void)
 {
-	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
-	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
+	sm_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
+	sm_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
 }
 
 void buddy_postfork_child(void)
@@ -1400,7 +1407,7 @@ void buddy_print_buddyinfo(FILE *out)
 		if (!z->zone_span)
 			continue;
 		present[i] = true;
-		pthread_mutex_lock(&z->zone_lock);
+		sm_mutex_lock(&z->zone_lock);
 		for (int o = 0; o < SM_MAX_ORDER; o++)
 			nr[i][o] = z->zone_free_area[o].fa_nr_free;
 		zone_unlock(z);
@@ -1663,13 +1670,13 @@ bool buddy_validate(void)
 	bool ok = true;
 	if (!__atomic_load_n(&buddy_ready, __ATOMIC_ACQUIRE))
 		return true;
-	pthread_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
-	pthread_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
+	sm_mutex_lock(&sm_zones[ZONE_DMA].zone_lock);
+	sm_mutex_lock(&sm_zones[ZONE_NORMAL].zone_lock);
 	for (int i = 0; i < SM_NR_ZONES; i++)
 		ok &= zone_validate(&sm_zones[i]);
 	ok &= pcp_validate();
 	ok &= window_validate();
-	pthread_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
-	pthread_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
+	sm_mutex_unlock(&sm_zones[ZONE_NORMAL].zone_lock);
+	sm_mutex_unlock(&sm_zones[ZONE_DMA].zone_lock);
 	return ok;
 }

@@ -188,11 +188,11 @@ static void vm_add_locked(const struct vm_entry *e)
 
 static bool vm_insert(const struct vm_entry *e)
 {
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	bool ok = vm_reserve_slot();
 	if (ok)
 		vm_add_locked(e);
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return ok;
 }
 
@@ -226,14 +226,14 @@ static void vm_remove_slot(size_t i)
 static bool vm_take(uintptr_t a, bool ioremap, struct vm_entry *out)
 {
 	bool found = false;
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	struct vm_entry *e = vm_find(a);
 	if (e && !!(e->va_flags & VM_IOREMAP) == ioremap) {
 		*out = *e;
 		vm_remove_slot((size_t)(e - vm_table));
 		found = true;
 	}
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return found;
 }
 
@@ -377,7 +377,7 @@ void *vmap_alloc_cached(size_t size, bool zero)
 	uintptr_t p = 0;
 	size_t keep = 0, tail = 0;
 
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	int i = vm_cache_n ? vc_best_fit(usable) : -1;
 	if (i >= 0 && vm_reserve_slot()) {
 		/* A hit reads no clock: the mapping is reused whatever its age
@@ -397,7 +397,7 @@ void *vmap_alloc_cached(size_t size, bool zero)
 		/* About to map anyway: unmap what has expired first. */
 		vc_expire(os_now_ns(), false, &v);
 	}
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	vc_release(&v);
 	if (!p)
 		return vm_map_new(usable, false, VM_KMALLOC);
@@ -455,11 +455,11 @@ void *vmap_alloc_aligned(size_t size, size_t align)
 size_t vmap_size(const void *addr)
 {
 	size_t s = 0;
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	const struct vm_entry *e = vm_find((uintptr_t)addr);
 	if (e && !(e->va_flags & VM_IOREMAP))
 		s = e->va_size;
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return s;
 }
 
@@ -467,7 +467,7 @@ enum sm_block_state vmap_block_of(const void *addr, void **start, size_t *size)
 {
 	uintptr_t a = (uintptr_t)addr;
 	enum sm_block_state st = SM_BLOCK_NONE;
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	for (size_t i = 0; i < vm_cap && st == SM_BLOCK_NONE; i++) {
 		const struct vm_entry *e = &vm_table[i];
 		if (e->va_addr && !(e->va_flags & VM_IOREMAP) &&
@@ -484,7 +484,7 @@ enum sm_block_state vmap_block_of(const void *addr, void **start, size_t *size)
 			st = SM_BLOCK_FREE;
 		}
 	}
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return st;
 }
 
@@ -500,10 +500,10 @@ bool vmap_is_cached(const void *addr)
 	bool found = false;
 	if ((uintptr_t)addr & (SM_PAGE_SIZE - 1))
 		return false;            /* every mapping starts on a page */
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	for (unsigned int i = 0; i < vm_cache_n && !found; i++)
 		found = vm_cache[i].vc_addr == (uintptr_t)addr;
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return found;
 }
 
@@ -513,7 +513,7 @@ void vmap_free(const void *addr, const char *caller)
 	struct vm_entry e = { 0 };
 	bool cached = false;
 
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	struct vm_entry *f = vm_find((uintptr_t)addr);
 	bool ok = f && !(f->va_flags & VM_IOREMAP);
 	if (ok) {
@@ -524,7 +524,7 @@ void vmap_free(const void *addr, const char *caller)
 		else if (vm_cache_n)
 			vc_expire(os_now_ns(), false, &v);
 	}
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	if (!ok)
 		sm_fatal("%s(): invalid address %p", caller, addr);
 	vc_release(&v);
@@ -543,10 +543,10 @@ void vmap_free(const void *addr, const char *caller)
 size_t vmap_cache_purge(bool all)
 {
 	struct vm_victims v = { .vv_n = 0 };
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	if (vm_cache_n)
 		vc_expire(os_now_ns(), all, &v);
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return vc_release(&v);
 }
 
@@ -563,14 +563,14 @@ void *vmap_realloc(void *addr, size_t new_size)
 	struct vm_entry e = { 0 };
 
 	struct vm_victims v = { .vv_n = 0 };
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	struct vm_entry *f = vm_find((uintptr_t)addr);
 	bool ok = f && !(f->va_flags & VM_IOREMAP);
 	if (ok)
 		e = *f;
 	if (vm_cache_n)
 		vc_expire(os_now_ns(), false, &v);
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	vc_release(&v);
 	if (!ok)
 		sm_fatal("vmap_realloc(): invalid address %p", addr);
@@ -591,7 +591,7 @@ void *vmap_realloc(void *addr, size_t new_size)
 		q = os_remap(addr, e.va_map_len, usable);
 	if (!q)
 		return NULL;
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	f = vm_find((uintptr_t)addr);
 	if (f)
 		vm_remove_slot((size_t)(f - vm_table));
@@ -600,7 +600,7 @@ void *vmap_realloc(void *addr, size_t new_size)
 		.va_size = usable, .va_flags = e.va_flags & VM_KMALLOC,
 	};
 	vm_add_locked(&n);
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 	return q;
 }
 
@@ -611,22 +611,22 @@ size_t vmap_total_bytes(void)
 
 void vmap_max_stats(size_t *max_maps, size_t *max_bytes)
 {
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	*max_maps = vm_max_maps;
 	*max_bytes = vm_max_bytes;
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 }
 
 void vmap_prefork(void)
 {
-	pthread_mutex_lock(&vm_lock);
+	sm_mutex_lock(&vm_lock);
 	bootmem_prefork();
 }
 
 void vmap_postfork_parent(void)
 {
 	bootmem_postfork_parent();
-	pthread_mutex_unlock(&vm_lock);
+	sm_mutex_unlock(&vm_lock);
 }
 
 void vmap_postfork_child(void)

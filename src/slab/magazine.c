@@ -209,11 +209,11 @@ static void depot_grow(struct kmem_cache *c)
 static bool depot_lock(struct kmem_cache *c, gfp_t gfp)
 {
 	struct depot *d = &c->depot;
-	if (likely(pthread_mutex_trylock(&d->d_lock) == 0))
+	if (likely(sm_mutex_trylock(&d->d_lock) == 0))
 		return true;
 	if (!(gfp & __GFP_WAIT))
 		return false;
-	pthread_mutex_lock(&d->d_lock);
+	sm_mutex_lock(&d->d_lock);
 	if (++d->d_contended >= DEPOT_CONTENTION_LIMIT) {
 		d->d_contended = 0;
 		depot_grow(c);
@@ -223,7 +223,7 @@ static bool depot_lock(struct kmem_cache *c, gfp_t gfp)
 
 static void depot_unlock(struct kmem_cache *c)
 {
-	pthread_mutex_unlock(&c->depot.d_lock);
+	sm_mutex_unlock(&c->depot.d_lock);
 }
 
 static void depot_push_full(struct depot *d, struct magazine *m, uint32_t rounds)
@@ -349,7 +349,7 @@ size_t depot_reap(struct kmem_cache *c, bool all)
 	struct depot *d = &c->depot;
 	if (c->flags & SLAB_NOMAG)
 		return slab_trim(c, all ? 0 : 1);
-	pthread_mutex_lock(&d->d_lock);
+	sm_mutex_lock(&d->d_lock);
 	if (all) {
 		r.full = d->d_full;
 		r.empty = d->d_empty;
@@ -361,7 +361,7 @@ size_t depot_reap(struct kmem_cache *c, bool all)
 	} else {
 		depot_interval_end(c, os_now_ns(), true, &r);
 	}
-	pthread_mutex_unlock(&d->d_lock);
+	sm_mutex_unlock(&d->d_lock);
 	mag_chain_free(c, r.full);
 	mag_chain_free(c, r.empty);
 	return slab_trim(c, all ? 0 : 1);
@@ -394,12 +394,12 @@ static void mag_thread_unlink_locked(struct thread_cache *tc)
 static bool mag_thread_register(gfp_t gfp)
 {
 	if (gfp & __GFP_WAIT)
-		pthread_mutex_lock(&sm_thread_list_lock);
-	else if (pthread_mutex_trylock(&sm_thread_list_lock) != 0)
+		sm_mutex_lock(&sm_thread_list_lock);
+	else if (sm_mutex_trylock(&sm_thread_list_lock) != 0)
 		return false;
 	if (!sm_tc.tc_registered)
 		mag_thread_link_locked(&sm_tc);
-	pthread_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
 	return true;
 }
 
@@ -445,14 +445,14 @@ static struct cpu_cache *mag_cc_slot(struct kmem_cache *c, gfp_t gfp)
 	struct cpu_cache *ext = os_map(n * sizeof(struct cpu_cache));
 	if (!ext)
 		return NULL;
-	pthread_mutex_lock(&sm_thread_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
 	struct cpu_cache *old = sm_tc.tc_ext;
 	size_t oldn = sm_tc.tc_ext_n;
 	if (old)
 		memcpy(ext, old, oldn * sizeof(struct cpu_cache));
 	SM_WRITE_ONCE(sm_tc.tc_ext, ext);
 	SM_WRITE_ONCE(sm_tc.tc_ext_n, (uint32_t)n);
-	pthread_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
 	if (old)
 		os_unmap(old, oldn * sizeof(struct cpu_cache));
 	return &sm_tc.tc_ext[i];
@@ -466,17 +466,17 @@ static void *mag_reaper_main(void *arg)
 	for (;;) {
 		uint64_t iv = SM_READ_ONCE(depot_reap_interval_ns);
 		os_sleep_ns(iv / 2 ? iv / 2 : 1);
-		pthread_mutex_lock(&sm_cache_list_lock);
+		sm_mutex_lock(&sm_cache_list_lock);
 		for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
 			if (c->flags & (SLAB_NOMAG | SLAB_NO_REAP))
 				continue;
 			struct depot_reaped r = { NULL, NULL };
-			pthread_mutex_lock(&c->depot.d_lock);
+			sm_mutex_lock(&c->depot.d_lock);
 			depot_tick(c, &r);
-			pthread_mutex_unlock(&c->depot.d_lock);
+			sm_mutex_unlock(&c->depot.d_lock);
 			depot_reaped_free(c, &r, 1);
 		}
-		pthread_mutex_unlock(&sm_cache_list_lock);
+		sm_mutex_unlock(&sm_cache_list_lock);
 	}
 	return NULL;
 }
@@ -711,7 +711,7 @@ unsigned long mag_count_cached(struct kmem_cache *c)
 	unsigned long n = 0;
 	if (c->flags & SLAB_NOMAG)
 		return 0;
-	pthread_mutex_lock(&sm_thread_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
 	for (struct thread_cache *tc = sm_thread_list; tc; tc = tc->tc_next) {
 		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
 		if (!cc)
@@ -723,10 +723,10 @@ unsigned long mag_count_cached(struct kmem_cache *c)
 		if (p)
 			n += SM_READ_ONCE(p->mag_rounds);
 	}
-	pthread_mutex_lock(&c->depot.d_lock);
+	sm_mutex_lock(&c->depot.d_lock);
 	n += (unsigned long)c->depot.d_rounds;
-	pthread_mutex_unlock(&c->depot.d_lock);
-	pthread_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&c->depot.d_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
 	return n;
 }
 
@@ -735,21 +735,21 @@ void mag_flush_all(struct kmem_cache *c)
 	struct magazine *chain = NULL;
 	if (c->flags & SLAB_NOMAG)
 		return;
-	pthread_mutex_lock(&sm_thread_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
 	for (struct thread_cache *tc = sm_thread_list; tc; tc = tc->tc_next) {
 		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
 		if (cc)
 			mag_slot_take(cc, &chain);
 	}
 	struct depot *d = &c->depot;
-	pthread_mutex_lock(&d->d_lock);
+	sm_mutex_lock(&d->d_lock);
 	struct magazine *f = d->d_full, *e = d->d_empty;
 	d->d_full = d->d_empty = NULL;
 	d->d_nfull = d->d_nempty = 0;
 	d->d_rounds = 0;
 	d->d_fmin = d->d_emin = 0;
-	pthread_mutex_unlock(&d->d_lock);
-	pthread_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&d->d_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
 	mag_chain_free(c, chain);
 	mag_chain_free(c, f);
 	mag_chain_free(c, e);
@@ -759,8 +759,8 @@ void mag_thread_exit(void)
 {
 	if (!sm_tc.tc_registered)
 		return;
-	pthread_mutex_lock(&sm_cache_list_lock);
-	pthread_mutex_lock(&sm_thread_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
 		if (c->flags & SLAB_NOMAG)
 			continue;
@@ -770,7 +770,7 @@ void mag_thread_exit(void)
 		struct magazine *chain = NULL;
 		mag_slot_take(cc, &chain);
 		struct depot *d = &c->depot;
-		pthread_mutex_lock(&d->d_lock);
+		sm_mutex_lock(&d->d_lock);
 		while (chain) {
 			struct magazine *next = chain->mag_next;
 			if (chain->mag_rounds)
@@ -779,15 +779,15 @@ void mag_thread_exit(void)
 				depot_push_empty(d, chain);
 			chain = next;
 		}
-		pthread_mutex_unlock(&d->d_lock);
+		sm_mutex_unlock(&d->d_lock);
 	}
 	mag_thread_unlink_locked(&sm_tc);
 	struct cpu_cache *ext = sm_tc.tc_ext;
 	size_t extn = sm_tc.tc_ext_n;
 	sm_tc.tc_ext = NULL;
 	sm_tc.tc_ext_n = 0;
-	pthread_mutex_unlock(&sm_thread_list_lock);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 	memset(sm_tc.tc_cc, 0, sizeof(sm_tc.tc_cc));
 	if (ext)
 		os_unmap(ext, extn * sizeof(struct cpu_cache));
@@ -801,7 +801,7 @@ bool mag_validate(struct kmem_cache *c)
 	struct depot *d = &c->depot;
 	if (c->flags & SLAB_NOMAG)
 		return true;
-	pthread_mutex_lock(&d->d_lock);
+	sm_mutex_lock(&d->d_lock);
 	uint32_t nf = 0, ne = 0;
 	uint64_t rounds = 0;
 	for (struct magazine *m = d->d_full; m && nf <= d->d_nfull; m = m->mag_next, nf++) {
@@ -840,7 +840,7 @@ bool mag_validate(struct kmem_cache *c)
 		sm_dprintf(2, "mag_validate %s: magazine size %u\n", c->name, d->d_magsize);
 		ok = false;
 	}
-	pthread_mutex_unlock(&d->d_lock);
+	sm_mutex_unlock(&d->d_lock);
 	return ok;
 }
 
@@ -855,30 +855,30 @@ void cache_print_slabinfo(FILE *out)
 	fprintf(out, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 	             "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
 	             "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
 		unsigned long cached = 0, avail = 0;
 		unsigned int limit = 0, batch = 0, factor = 0;
 		if (!(c->flags & SLAB_NOMAG)) {
 			cached = mag_count_cached(c);
-			pthread_mutex_lock(&c->depot.d_lock);
+			sm_mutex_lock(&c->depot.d_lock);
 			limit = c->depot.d_magsize;
 			batch = (limit + 1) / 2;
 			factor = mag_size_limit(c);
 			avail = (unsigned long)c->depot.d_rounds;
-			pthread_mutex_unlock(&c->depot.d_lock);
+			sm_mutex_unlock(&c->depot.d_lock);
 		}
-		pthread_mutex_lock(&c->slab_lock);
+		sm_mutex_lock(&c->slab_lock);
 		unsigned long active = c->active_objs;
 		unsigned long slabs = c->nr_slabs, empty = c->nr_empty;
-		pthread_mutex_unlock(&c->slab_lock);
+		sm_mutex_unlock(&c->slab_lock);
 		active = active > cached ? active - cached : 0;
 		fprintf(out, "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : "
 		             "slabdata %6lu %6lu %6lu\n",
 		        c->name, active, slabs * c->objects, c->size, c->objects,
 		        1 << c->order, limit, batch, factor, slabs - empty, slabs, avail);
 	}
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 }
 
 /**
@@ -902,18 +902,18 @@ int cache_destroy(struct kmem_cache *c)
 	if (c->flags & SLAB_NOMAG)
 		return -EBUSY;          /* internal caches are never destroyed */
 
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	unsigned long cached = mag_count_cached(c);
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	unsigned long active = c->active_objs;
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	if (active > cached) {
-		pthread_mutex_unlock(&sm_cache_list_lock);
+		sm_mutex_unlock(&sm_cache_list_lock);
 		return -EBUSY;
 	}
 	mag_flush_all(c);
 	slab_cache_unlink_locked(c);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 	pthread_mutex_destroy(&c->depot.d_lock);
 	slab_cache_free(c);
 	return 0;
@@ -933,9 +933,9 @@ int cache_shrink(struct kmem_cache *c)
 	if (!(c->flags & SLAB_NOMAG))
 		depot_reap(c, true);
 	slab_shrink(c);
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	int busy = c->nr_slabs != 0;
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	return busy;
 }
 
@@ -950,7 +950,7 @@ static size_t mag_reclaim(bool may_call_os)
 	size_t bytes = 0;
 	if (may_call_os)
 		bytes += vmap_cache_purge(true);
-	if (pthread_mutex_trylock(&sm_cache_list_lock) != 0)
+	if (sm_mutex_trylock(&sm_cache_list_lock) != 0)
 		return bytes + (may_call_os ? buddy_purge(true) : 0);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		if (!(c->flags & SLAB_NOMAG))
@@ -958,7 +958,7 @@ static size_t mag_reclaim(bool may_call_os)
 	/* Second pass: the magazine caches' slabs emptied by the first. */
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		bytes += slab_trim(c, 0);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 	if (may_call_os)
 		bytes += buddy_purge(true);
 	return bytes;
@@ -990,16 +990,16 @@ void mag_init(void)
 
 void mag_prefork(void)
 {
-	pthread_mutex_lock(&sm_thread_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
-		pthread_mutex_lock(&c->depot.d_lock);
+		sm_mutex_lock(&c->depot.d_lock);
 }
 
 void mag_postfork_parent(void)
 {
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
-		pthread_mutex_unlock(&c->depot.d_lock);
-	pthread_mutex_unlock(&sm_thread_list_lock);
+		sm_mutex_unlock(&c->depot.d_lock);
+	sm_mutex_unlock(&sm_thread_list_lock);
 }
 
 void mag_postfork_child(void)

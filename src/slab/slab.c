@@ -295,10 +295,10 @@ static inline void slab_relist(struct kmem_cache *c, struct page *pg)
 static bool slab_lock_gfp(struct kmem_cache *c, gfp_t gfp)
 {
 	if (gfp & __GFP_WAIT) {
-		pthread_mutex_lock(&c->slab_lock);
+		sm_mutex_lock(&c->slab_lock);
 		return true;
 	}
-	return pthread_mutex_trylock(&c->slab_lock) == 0;
+	return sm_mutex_trylock(&c->slab_lock) == 0;
 }
 
 /* ---- slab creation and release (no lock held) ---- */
@@ -417,9 +417,9 @@ static inline unsigned long slab_keep_empty(const struct kmem_cache *c)
 size_t slab_trim(struct kmem_cache *c, unsigned long keep)
 {
 	size_t bytes = 0;
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	struct page *chain = slab_take_empty_locked(c, keep, &bytes);
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	slab_release_chain(c, chain);
 	return bytes;
 }
@@ -471,7 +471,7 @@ unsigned int slab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, void **objs, unsig
 		return 0;
 	for (;;) {
 		got += slab_take_locked(c, objs + got, n - got);
-		pthread_mutex_unlock(&c->slab_lock);
+		sm_mutex_unlock(&c->slab_lock);
 		if (got == n)
 			return got;
 		struct page *pg = slab_new(c, gfp);
@@ -563,7 +563,7 @@ void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
 	size_t bytes = 0;
 	if (n == 0)
 		return;
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t idx;
 		struct page *head = slab_obj_head(c, objs[i], &idx, "kmem_cache_free");
@@ -579,7 +579,7 @@ void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
 	struct page *chain = NULL;
 	if (c->nr_empty > slab_keep_empty(c))
 		chain = slab_take_empty_locked(c, slab_keep_empty(c), &bytes);
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	slab_release_chain(c, chain);
 }
 
@@ -620,10 +620,10 @@ static sm_slot_key_t slab_fast_key(const struct kmem_cache *c)
 
 void slab_update_fast_paths(void)
 {
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		__atomic_store_n(&c->cc_key, slab_fast_key(c), __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 }
 
 /* Link @c on the cache list (and give it an id unless SLAB_NOMAG); list
@@ -706,9 +706,9 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
 	c->depot.d_magsize_max = SM_MAG_MAX;
 	c->depot.d_reap_ns = os_now_ns();
 
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	bool ok = slab_cache_link_locked(c);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 	if (!ok) {
 		slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
 		errno = ENOMEM;
@@ -767,19 +767,19 @@ void slab_init(void)
 	slab_cache_init_fields(c, "kmem_cache", SLAB_NOMAG | SLAB_HWCACHE_ALIGN, NULL, NULL);
 	if (!slab_calc_layout(c, sizeof(struct kmem_cache), 0))
 		sm_fatal("slabmalloc: cannot lay out the kmem_cache cache");
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	slab_cache_link_locked(c);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 }
 
 void slab_cache_free(struct kmem_cache *c)
 {
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	if (c->active_objs != 0 || c->partial || c->full)
 		slab_bug(c, "kmem_cache_destroy(): objects allocated while destroying");
 	size_t bytes = 0;
 	struct page *chain = slab_take_empty_locked(c, 0, &bytes);
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	slab_release_chain(c, chain);
 	pthread_mutex_destroy(&c->slab_lock);
 	slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
@@ -787,10 +787,10 @@ void slab_cache_free(struct kmem_cache *c)
 
 void slab_for_each_cache(void (*fn)(struct kmem_cache *, void *), void *arg)
 {
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		fn(c, arg);
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 }
 
 /* ---- validation ---- */
@@ -852,7 +852,7 @@ bool slab_validate(struct kmem_cache *c)
 	unsigned long count[4] = { 0 }, inuse = 0;
 	const unsigned long limit = 1ul << 40;
 
-	pthread_mutex_lock(&c->slab_lock);
+	sm_mutex_lock(&c->slab_lock);
 	for (uint32_t list = SLAB_LIST_PARTIAL; list <= SLAB_LIST_EMPTY; list++) {
 		struct page *prev = NULL;
 		for (struct page *pg = *slab_list_head(c, list); pg; pg = pg->slab.next) {
@@ -890,7 +890,7 @@ bool slab_validate(struct kmem_cache *c)
 		sm_dprintf(2, "slab_validate %s: bad geometry\n", c->name);
 		ok = false;
 	}
-	pthread_mutex_unlock(&c->slab_lock);
+	sm_mutex_unlock(&c->slab_lock);
 	return ok;
 }
 
@@ -898,24 +898,24 @@ bool slab_validate(struct kmem_cache *c)
 
 void slab_prefork(void)
 {
-	pthread_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_cache_list_lock);
 }
 
 void slab_prefork_slabs(void)
 {
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
-		pthread_mutex_lock(&c->slab_lock);
+		sm_mutex_lock(&c->slab_lock);
 }
 
 void slab_postfork_parent_slabs(void)
 {
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
-		pthread_mutex_unlock(&c->slab_lock);
+		sm_mutex_unlock(&c->slab_lock);
 }
 
 void slab_postfork_parent(void)
 {
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 }
 
 void slab_postfork_child(void)
