@@ -29,3 +29,19 @@ tests_api_linkage_static_t_LDADD = $(TEST_LIB_PUBLIC)
 tests_api_linkage_static_t_LDFLAGS = -all-static
 tests_api_linkage_t_CFLAGS = $(AM_CFLAGS) -fno-builtin
 tests_api_linkage_static_t_CFLAGS = $(AM_CFLAGS) -fno-builtin
+# fork() beside stdio-locking threads, and from a signal handler that
+# interrupted malloc/free; the stdio one also linked statically.
+api_tests += tests/api/fork_stdio.t tests/api/fork_stdio_static.t tests/api/fork_signal.t
+check_PROGRAMS += tests/api/fork_stdio.t tests/api/fork_stdio_static.t tests/api/fork_signal.t
+tests_api_fork_stdio_t_SOURCES = tests/api/fork_stdio.c
+tests_api_fork_stdio_t_LDADD = $(TEST_LIB_PUBLIC)
+tests_api_fork_stdio_t_LDFLAGS = -no-install
+tests_api_fork_stdio_t_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_api_fork_stdio_static_t_SOURCES = tests/api/fork_stdio.c
+tests_api_fork_stdio_static_t_LDADD = $(TEST_LIB_PUBLIC)
+tests_api_fork_stdio_static_t_LDFLAGS = -all-static
+tests_api_fork_stdio_static_t_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_api_fork_signal_t_SOURCES = tests/api/fork_signal.c
+tests_api_fork_signal_t_LDADD = $(TEST_LIB_PUBLIC)
+tests_api_fork_signal_t_LDFLAGS = -no-install
+tests_api_fork_signal_t_CFLAGS = $(AM_CFLAGS) -fno-builtin

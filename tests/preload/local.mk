@@ -2,9 +2,10 @@
 # library loaded as a plugin with dlopen.
 preload_scripts = tests/preload/exports.sh tests/preload/interpose.sh \
 	tests/preload/programs.sh tests/preload/redis.sh tests/preload/aslimit.sh \
-	tests/preload/dlopen_python.sh
+	tests/preload/dlopen_python.sh tests/preload/fork.sh
 preload_tests += $(preload_scripts) tests/preload/dlopen.t
-check_PROGRAMS += tests/preload/own_kmalloc tests/preload/cxx_threads tests/preload/aslimit
+check_PROGRAMS += tests/preload/own_kmalloc tests/preload/cxx_threads tests/preload/aslimit \
+	tests/preload/fork_stdio tests/preload/fork_signal
 tests_preload_own_kmalloc_SOURCES = tests/preload/own_kmalloc.c
 tests_preload_cxx_threads_SOURCES = tests/preload/cxx_threads.cc
 tests_preload_cxx_threads_LDADD = $(PTHREAD_LIBS)
@@ -17,3 +18,9 @@ check_PROGRAMS += tests/preload/dlopen.t
 tests_preload_dlopen_t_SOURCES = tests/preload/dlopen.c
 tests_preload_dlopen_t_LDADD = $(PTHREAD_LIBS)
 EXTRA_DIST += tests/preload/lib.sh $(preload_scripts)
+# The api tier's fork tests, built against the C library alone.
+tests_preload_fork_stdio_SOURCES = tests/api/fork_stdio.c
+tests_preload_fork_stdio_LDADD = $(PTHREAD_LIBS)
+tests_preload_fork_stdio_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_preload_fork_signal_SOURCES = tests/api/fork_signal.c
+tests_preload_fork_signal_CFLAGS = $(AM_CFLAGS) -fno-builtin
