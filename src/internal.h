@@ -17,16 +17,17 @@
  *                            per-thread pagesets
  *   4      page/vmalloc.c    huge regions mapped directly, ioremap
  *   5      slab/slab.c       kmem_cache: slabs, constructed objects
- *   6      slab/magazine.c   per-thread magazines, the depot, and the cache
+ *   6      slab/debug.c      slub_debug: checks, records, leak report
+ *   7      slab/magazine.c   per-thread magazines, the depot, and the cache
  *                            life cycle (destroy, shrink, slabinfo)
- *   7      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
- *   8      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
- *   9      top/init.c        lazy initialisation, thread exit, fork handlers
+ *   8      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
+ *   9      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
+ *   10     top/init.c        lazy initialisation, thread exit, fork handlers
  *          top/layers.c      the list of layers, in order
- *   10     api/*.c           the entry points: malloc.c (the C/POSIX family),
+ *   11     api/*.c           the entry points: malloc.c (the C/POSIX family),
  *                            slab_api.c, page_api.c, vmalloc_api.c,
  *                            config.c, stats.c
- *   11     api/mempool.c     reserves and per-CPU variables, built on the
+ *   12     api/mempool.c     reserves and per-CPU variables, built on the
  *          api/percpu.c      entry points
  *
  * How a lower layer tells a higher one something without calling it up:
@@ -44,6 +45,7 @@
  *   2. sm_cache_list_lock     slab.c: the list of all kmem caches
  *   3. sm_thread_list_lock    magazine.c: the list of thread caches
  *   4. depot lock             magazine.c: one per cache (d_lock)
+ *   4b. dbg_lock              debug.c: slub_debug records
  *   5. slab lock              slab.c: one per cache (slab_lock)
  *   6. zone lock              buddy.c: DMA before NORMAL
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
@@ -138,6 +140,8 @@ int os_cpu_id(void);                 /* rseq cpu_id when registered, else sched_
 int os_ncpus_configured(void);
 uint64_t os_now_ns(void);            /* CLOCK_MONOTONIC */
 void os_yield(void);
+int os_getpid(void);
+int os_gettid(void);                 /* the calling thread's kernel id */
 void os_sleep_ns(uint64_t ns);
 uintptr_t os_random(void);           /* from AT_RANDOM, then a mixer */
 const char *os_getenv(const char *name); /* safe before libc init */

@@ -278,6 +278,16 @@ uint64_t os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int os_getpid(void)
+{
+	return (int)getpid();
+}
+
+int os_gettid(void)
+{
+	return (int)gettid();
+}
+
 void os_yield(void)
 {
 	sched_yield();

@@ -77,10 +77,20 @@ struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 uintptr_t kmalloc_tag_secret;
 size_t kmalloc_small_limit, kmalloc_fast_limit;
 
+/* Is a kmalloc-N cache debugged (debug.c)? Then every kmalloc size takes
+ * the slow path, where the class's flags are looked at. */
+static bool kmalloc_debug_any(void)
+{
+	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++)
+		if (kmalloc_caches[i] && SM_READ_ONCE(kmalloc_caches[i]->debug))
+			return true;
+	return false;
+}
+
 void kmalloc_update_fast_limit(void)
 {
 	bool open = __atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) &&
-	            !SM_READ_ONCE(sm_fault_active);
+	            !SM_READ_ONCE(sm_fault_active) && !kmalloc_debug_any();
 	SM_WRITE_ONCE(kmalloc_small_limit, open ? KMALLOC_SMALL_MAX + 1 : 0);
 	SM_WRITE_ONCE(kmalloc_fast_limit, open ? KMALLOC_MAX_CACHE_SIZE + 1 : 0);
 	slab_update_fast_paths();
@@ -316,6 +326,11 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 		struct kmem_cache *c = kmalloc_cache(size, gfp);
 		if (!c)
 			return NULL;
+		if (unlikely(SM_READ_ONCE(c->debug))) {
+			const void *ra = sm_debug_ra;
+			sm_debug_ra = NULL;
+			return slab_debug_alloc(c, gfp, size, ra);
+		}
 		p = mag_alloc(c, gfp);
 		if (p)
 			kmalloc_obj_out(c, p, gfp);
@@ -477,6 +492,12 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 	if (pg) {
 		struct kmem_cache *c = pg->slab_cache;
 		if (c) {
+			if (unlikely(SM_READ_ONCE(c->debug))) {
+				/* slub_debug: the checks, reported in its form. */
+				*cp = c;
+				*usable = slab_debug_check(c, p, caller);
+				return KOBJ_SLAB;
+			}
 			if (!(c->flags & SLAB_KMALLOC))
 				sm_fatal("%s(): pointer %p belongs to kmem cache '%s', not to malloc",
 				         caller, p, c->name);
@@ -566,6 +587,12 @@ static void kfree_classified(const void *p, const char *caller)
 	size_t usable = 0;
 	switch (kobj_classify(p, caller, &c, &pg, &usable)) {
 	case KOBJ_SLAB:
+		if (unlikely(SM_READ_ONCE(c->debug))) {
+			const void *ra = sm_debug_ra;
+			sm_debug_ra = NULL;
+			slab_debug_free(c, (void *)p, caller, ra);
+			return;
+		}
 		*(uintptr_t *)p = KMALLOC_TAG(p);
 		mag_free(c, (void *)p);
 		return;
@@ -637,12 +664,14 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 			sm_warn("%s: cannot remap %zu bytes", caller, size);
 		return NULL;
 	}
+	const void *ra = sm_debug_ra;            /* both halves are the caller's */
 	void *q = kmalloc_slow(size, gfp & ~__GFP_ZERO);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < usable ? size : usable);
 	if ((gfp & __GFP_ZERO) && size > usable)
 		memset((char *)q + usable, 0, size - usable);
+	sm_debug_ra = ra;
 	kfree_slow(p, caller);
 	return q;
 }

@@ -534,6 +534,11 @@ static void mag_stale_free(struct magazine *stale)
 
 void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
+	if (unlikely(SM_READ_ONCE(c->debug))) {
+		const void *ra = sm_debug_ra ? sm_debug_ra : __builtin_return_address(0);
+		sm_debug_ra = NULL;
+		return slab_debug_alloc(c, gfp, c->object_size, ra);
+	}
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
 		return slab_alloc_one(c, gfp);
 	mag_maybe_start_reaper();
@@ -603,6 +608,10 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 
 void mag_free_slow(struct kmem_cache *c, void *obj)
 {
+	if (unlikely(SM_READ_ONCE(c->debug))) {
+		slab_debug_free(c, obj, "kmem_cache_free", __builtin_return_address(0));
+		return;
+	}
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(GFP_KERNEL)) {
 		slab_free_bulk(c, &obj, 1);
 		return;

@@ -30,6 +30,7 @@ void sm_prefork_layers(void)
 {
 	slab_prefork();
 	mag_prefork();
+	slab_debug_prefork();
 	slab_prefork_slabs();
 	buddy_prefork();
 	vmap_prefork();
@@ -42,6 +43,7 @@ void sm_postfork_parent_layers(void)
 	vmap_postfork_parent();
 	buddy_postfork_parent();
 	slab_postfork_parent_slabs();
+	slab_debug_postfork_parent();
 	mag_postfork_parent();
 	slab_postfork_parent();
 }
@@ -51,6 +53,7 @@ void sm_postfork_child_layers(void)
 	sm_fork_leaves_child();
 	vmap_postfork_child();
 	buddy_postfork_child();
+	slab_debug_postfork_child();
 	mag_postfork_child();
 	slab_postfork_child();
 }
