@@ -87,7 +87,16 @@ SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
  * 0 until the thread is attached (it then has an exit hook that flushes
  * them: lcache_arm) and again once it exits, so that one compare covers
  * both the byte limit and the thread's state. Owned by kmalloc.c; the pop
- * is here, for the slow paths of malloc and kmalloc. */
+ * is here, for the slow paths of malloc and kmalloc.
+ *
+ * The links live in freed memory, where a write after free can reach
+ * them, so they are safe-linked: a link is stored XORed with the address
+ * of the block that holds it (shifted by a page) and a per-process secret
+ * (lcache_link), and a decoded link is used only if it names a cached
+ * block of the same page count (lcache_link_ok, from the out-of-band
+ * descriptor); anything else stops the program with one line. A forged
+ * link can thus never make malloc return an address of the attacker's
+ * choosing. */
 #define LCACHE_BYTES_MAX (4u << 20)
 struct large_cache {
 	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
@@ -95,6 +104,27 @@ struct large_cache {
 	bool    lc_armed;
 };
 extern SM_TLS struct large_cache sm_lcache;
+extern uintptr_t lcache_secret;
+
+/* The stored form of link @next in block @blk, and back (an involution). */
+SM_INLINE void *lcache_link(const void *blk, const void *next)
+{
+	return (void *)((uintptr_t)next ^ ((uintptr_t)blk >> SM_PAGE_SHIFT) ^ lcache_secret);
+}
+
+/* Is @next (decoded, not NULL) a cached block of @npages pages? */
+SM_INLINE bool lcache_link_ok(const void *next, size_t npages)
+{
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	if (((uintptr_t)next & (SM_PAGE_SIZE - 1)) ||
+	    (uintptr_t)next - z->zone_base >= z->zone_limit)
+		return false;
+	const struct page *pg = sm_page_window(next);
+	return (pg->flags & PG_lcached) && pg->exact.npages == npages;
+}
+
+/* A link that fails lcache_link_ok: one line, then abort. */
+SM_COLD SM_NORETURN void lcache_forged(const void *blk, const void *next, size_t npages);
 
 SM_INLINE void *lcache_take(size_t npages)
 {
@@ -103,7 +133,10 @@ SM_INLINE void *lcache_take(size_t npages)
 		return NULL;
 	void *b = lc->lc_bin[npages];
 	if (b) {
-		lc->lc_bin[npages] = *(void **)b;
+		void *next = lcache_link(b, *(void **)b);
+		if (next && unlikely(!lcache_link_ok(next, npages)))
+			lcache_forged(b, next, npages);
+		lc->lc_bin[npages] = next;
 		lc->lc_room += npages << SM_PAGE_SHIFT;
 	}
 	return b;

@@ -136,6 +136,13 @@ static struct boot_hdr *boot_hdr_of(const void *p)
 /* The lists themselves (struct large_cache) and their pop (lcache_take) are
  * in kmalloc.h, for the slow paths of malloc and kmalloc. */
 SM_TLS struct large_cache sm_lcache;
+uintptr_t lcache_secret;
+
+void lcache_forged(const void *blk, const void *next, size_t npages)
+{
+	sm_fatal("malloc(): corrupted link in freed block %p of %zu pages (decodes to %p): "
+	         "write after free", blk, npages, next);
+}
 
 static void lcache_release(void *blk, size_t npages)
 {
@@ -162,7 +169,7 @@ static inline bool lcache_put(void *blk, size_t npages)
 	size_t bytes = npages << SM_PAGE_SHIFT;
 	if (npages > KMALLOC_LARGE_NPAGES_MAX || bytes > lc->lc_room)
 		return false;
-	*(void **)blk = lc->lc_bin[npages];
+	*(void **)blk = lcache_link(blk, lc->lc_bin[npages]);
 	lc->lc_bin[npages] = blk;
 	lc->lc_room -= bytes;
 	return true;
@@ -183,7 +190,10 @@ static size_t lcache_flush(void)
 	for (size_t n = 0; n <= KMALLOC_LARGE_NPAGES_MAX; n++) {
 		while (lc->lc_bin[n]) {
 			void *b = lc->lc_bin[n];
-			lc->lc_bin[n] = *(void **)b;
+			void *next = lcache_link(b, *(void **)b);
+			if (next && unlikely(!lcache_link_ok(next, n)))
+				lcache_forged(b, next, n);
+			lc->lc_bin[n] = next;
 			lcache_release(b, n);
 		}
 	}
@@ -259,6 +269,7 @@ void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
 	kmalloc_tag_secret = os_random() | 1;     /* never 0, what malloc leaves */
+	lcache_secret = os_random();
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		struct kmem_cache *c = kmalloc_class_create(i, false, name);
 		if (!c || c->id != KMALLOC_ID0 + i)
