@@ -45,6 +45,11 @@ extern uintptr_t kmalloc_tag_secret;
  * path, where should_failslab is asked). One compare for a small size. */
 extern size_t kmalloc_small_limit, kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void);
+/* Non-zero while the per-thread large-block lists are bypassed: fault
+ * injection, or slub_debug of large blocks. */
+extern int kmalloc_lcache_off;
+/* slub_debug flags of large and huge blocks (debug.c, debug_block_flags). */
+extern unsigned long kmalloc_large_debug, kmalloc_huge_debug;
 
 /* The slot key of the class of a size in 0..KMALLOC_MAX_CACHE_SIZE; after
  * init only. */
@@ -160,7 +165,7 @@ SM_INLINE void *kmalloc_slow_body(size_t size, gfp_t gfp, void (*init)(void))
 	 * a whole-page allocation like any large one, rather than leave it
 	 * idle; otherwise it costs one lookup of an empty list. */
 	if (size <= ((size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT) &&
-	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
+	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!kmalloc_lcache_off)) {
 		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {
 			/* A cached block is in ZONE_NORMAL's grown part: the

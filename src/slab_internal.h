@@ -426,6 +426,19 @@ void slab_debug_configure(unsigned long flags, const char *names, size_t len);
 int slab_debug_check_all(void);
 /* The leak report onto @fd. */
 void slab_debug_leak_report(int fd);
+/* Blocks above the slab sizes (kmalloc-large: @huge false; kmalloc-huge:
+ * true): the flags the selection gives them (ending large-block debugging
+ * empties the quarantine and drops the blocks' records); record an
+ * allocation of @orig bytes in a block of @usable bytes (its red zone
+ * filled); the F checks of a free (RETURNS: the size asked for); a free:
+ * checks, then true if the block was kept (poisoned, in quarantine), false
+ * if the caller gives it back. */
+unsigned long debug_block_flags(bool huge);
+void debug_block_alloc(void *p, size_t orig, size_t usable, bool huge,
+                       unsigned long flags, const void *ra);
+size_t debug_block_check(const void *p, size_t usable, bool huge, const char *caller);
+bool debug_block_free(void *p, size_t usable, bool huge, unsigned long flags,
+                      const char *caller, const void *ra);
 void slab_debug_prefork(void);
 void slab_debug_postfork_parent(void);
 void slab_debug_postfork_child(void);

@@ -301,10 +301,15 @@ static void dbg_report_object(const struct kmem_cache *c, const uint8_t *obj,
 {
 	size_t orig = r && r->o_state == DBG_ALLOCATED ? r->o_orig : c->object_size;
 	struct page *pg = sm_virt_to_page(obj);
-	uintptr_t start = pg ? SM_ALIGN_DOWN(pg->slab_base, slab_size_bytes(c)) : 0;
-	sm_dprintf(2, "INFO: Object %p @offset=%lu size=%zu (object size %u, stride %u) "
-	           "slab %p\n", (const void *)obj, (unsigned long)((uintptr_t)obj - start),
-	           orig, c->object_size, c->size, (void *)start);
+	if (pg && pg->slab_cache == c) {
+		uintptr_t start = SM_ALIGN_DOWN(pg->slab_base, slab_size_bytes(c));
+		sm_dprintf(2, "INFO: Object %p @offset=%lu size=%zu (object size %u, stride %u) "
+		           "slab %p\n", (const void *)obj, (unsigned long)((uintptr_t)obj - start),
+		           orig, c->object_size, c->size, (void *)start);
+	} else {
+		sm_dprintf(2, "INFO: Block %p size=%zu (%u bytes mapped)\n", (const void *)obj,
+		           orig, c->size);
+	}
 	if (r && r->o_state != DBG_UNKNOWN) {
 		if (r->o_flags & DBG_F_TRACKED || r->o_alloc.t_addr)
 			dbg_print_site("Allocated", &r->o_alloc);
@@ -531,6 +536,196 @@ void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const vo
 	slab_free_bulk(c, &p, 1);
 }
 
+/* ---- large and huge blocks ----
+ *
+ * Blocks above the slab sizes are "objects" of two pseudo caches,
+ * kmalloc-large (buddy blocks, up to 4 MiB) and kmalloc-huge (mappings),
+ * which the selection names like any cache. Their record is the only one
+ * of its table entry (keyed by the block's address). With Z, kmalloc asks
+ * for 16 more bytes than the request, so a block always has a red zone up
+ * to its page end. With P, a freed large block is poisoned and kept in a
+ * quarantine (a FIFO of up to DBG_QUAR_BLOCKS blocks, DBG_QUAR_BYTES in
+ * all) before it goes back to the buddy allocator, its poison checked on
+ * the way out: a write after free is caught, a read after free sees
+ * poison, and a second free finds the record free. Huge blocks are
+ * unmapped (or kept unreadable by the mapping cache) at once. */
+
+#define DBG_QUAR_BLOCKS 64
+#define DBG_QUAR_BYTES  (32u << 20)
+
+static struct { void *q_blk; size_t q_bytes; } dbg_quar[DBG_QUAR_BLOCKS];
+static unsigned int dbg_quar_head, dbg_quar_n;
+static size_t dbg_quar_bytes;
+
+/* A stand-in cache for the reports and checks of one block. */
+static void dbg_block_cache(struct kmem_cache *bc, bool huge, size_t orig, size_t usable)
+{
+	memset(bc, 0, sizeof *bc);
+	memcpy(bc->name, huge ? "kmalloc-huge" : "kmalloc-large", huge ? 13 : 14);
+	bc->object_size = (uint32_t)orig;
+	bc->size = (uint32_t)usable;
+	bc->objects = 1;
+}
+
+/* The record of block @p; @create makes it. dbg_lock held. */
+static struct dbg_obj *dbg_block_record(const void *p, bool create)
+{
+	struct dbg_slab *e = dbg_find((uintptr_t)p);
+	if (e && e->ds_cache)
+		return NULL;             /* a slab's entry, not a block's */
+	if (e || !create)
+		return e ? e->ds_obj : NULL;
+	if (!dbg_table) {
+		dbg_table = os_map(DBG_TABLE_SIZE * sizeof *dbg_table);
+		if (!dbg_table)
+			return NULL;
+		__atomic_store_n(&slab_release_hook, dbg_release, __ATOMIC_RELEASE);
+	}
+	if (dbg_used >= DBG_TABLE_SIZE / 8 * 7)
+		return NULL;
+	struct dbg_obj *r = os_map(SM_PAGE_SIZE);
+	if (!r)
+		return NULL;
+	size_t i = dbg_hash((uintptr_t)p);
+	while (dbg_table[i].ds_start)
+		i = (i + 1) & (DBG_TABLE_SIZE - 1);
+	dbg_table[i].ds_start = (uintptr_t)p;
+	dbg_table[i].ds_cache = NULL;    /* a block */
+	dbg_table[i].ds_obj = r;
+	dbg_table[i].ds_bytes = SM_PAGE_SIZE;
+	dbg_used++;
+	return r;
+}
+
+void debug_block_alloc(void *p, size_t orig, size_t usable, bool huge,
+                       unsigned long flags, const void *ra)
+{
+	pthread_mutex_lock(&dbg_lock);
+	struct dbg_obj *r = dbg_block_record(p, true);
+	if (r) {
+		r->o_state = DBG_ALLOCATED;
+		r->o_orig = (uint32_t)(orig < UINT32_MAX ? orig : UINT32_MAX);
+		r->o_flags = (flags & SLAB_RED_ZONE) && orig < usable ? DBG_F_ZONE : 0;
+		r->o_pad = huge;
+		memset(&r->o_free, 0, sizeof r->o_free);
+		if (flags & SLAB_STORE_USER) {
+			r->o_flags |= DBG_F_TRACKED;
+			dbg_track_set(&r->o_alloc, ra);
+		} else {
+			memset(&r->o_alloc, 0, sizeof r->o_alloc);
+		}
+	}
+	pthread_mutex_unlock(&dbg_lock);
+	if (r && (r->o_flags & DBG_F_ZONE))
+		memset((uint8_t *)p + orig, DBG_RZ_ACTIVE, usable - orig);
+}
+
+size_t debug_block_check(const void *p, size_t usable, bool huge, const char *caller)
+{
+	struct kmem_cache bc;
+	pthread_mutex_lock(&dbg_lock);
+	struct dbg_obj *r = dbg_block_record(p, false);
+	size_t orig = r && r->o_state == DBG_ALLOCATED ? r->o_orig : usable;
+	if (r && r->o_state == DBG_FREE) {
+		dbg_block_cache(&bc, huge, usable, usable);
+		dbg_bug_object(&bc, p, r, "Object already free (double free)", caller);
+	}
+	pthread_mutex_unlock(&dbg_lock);
+	return orig;
+}
+
+/* Take the oldest block out of the quarantine, its poison checked, and
+ * give it back to the buddy allocator. dbg_lock held on entry and exit. */
+static void dbg_quar_evict_locked(void)
+{
+	struct kmem_cache bc;
+	unsigned int i = dbg_quar_head;
+	void *b = dbg_quar[i].q_blk;
+	size_t bytes = dbg_quar[i].q_bytes;
+	dbg_quar_head = (i + 1) % DBG_QUAR_BLOCKS;
+	dbg_quar_n--;
+	dbg_quar_bytes -= bytes;
+	struct dbg_obj *r = dbg_block_record(b, false);
+	if (r) {
+		dbg_block_cache(&bc, false, bytes, bytes);
+		dbg_check_free(&bc, b, r);
+		dbg_drop_locked((uintptr_t)b);
+	}
+	pthread_mutex_unlock(&dbg_lock);
+	sm_virt_to_page(b)->flags &= ~PG_large;
+	buddy_free_exact(b, bytes, "kfree");
+	pthread_mutex_lock(&dbg_lock);
+}
+
+bool debug_block_free(void *p, size_t usable, bool huge, unsigned long flags,
+                      const char *caller, const void *ra)
+{
+	struct kmem_cache bc;
+	uint8_t *o = p;
+	pthread_mutex_lock(&dbg_lock);
+	struct dbg_obj *r = dbg_block_record(p, false);
+	if (r && r->o_state == DBG_FREE) {
+		dbg_block_cache(&bc, huge, usable, usable);
+		dbg_bug_object(&bc, p, r, "Object already free (double free)", caller);
+	}
+	if (r && r->o_state == DBG_ALLOCATED) {
+		dbg_block_cache(&bc, huge, r->o_orig, usable);
+		dbg_check_zone(&bc, o, r);
+	}
+	bool keep = !huge && (flags & SLAB_POISON) && usable <= DBG_QUAR_BYTES / 4 && r;
+	if (!keep) {
+		if (r)
+			dbg_drop_locked((uintptr_t)p);
+		pthread_mutex_unlock(&dbg_lock);
+		return false;
+	}
+	r->o_state = DBG_FREE;
+	r->o_orig = (uint32_t)usable;
+	r->o_flags = DBG_F_POISON;
+	dbg_track_set(&r->o_free, ra);
+	memset(o, DBG_POISON_FREE, usable - 1);
+	o[usable - 1] = DBG_POISON_END;
+	while (dbg_quar_n == DBG_QUAR_BLOCKS || dbg_quar_bytes + usable > DBG_QUAR_BYTES)
+		dbg_quar_evict_locked();
+	unsigned int t = (dbg_quar_head + dbg_quar_n) % DBG_QUAR_BLOCKS;
+	dbg_quar[t].q_blk = p;
+	dbg_quar[t].q_bytes = usable;
+	dbg_quar_n++;
+	dbg_quar_bytes += usable;
+	pthread_mutex_unlock(&dbg_lock);
+	return true;
+}
+
+/* Empty the quarantine (when large-block debugging ends). */
+static void dbg_quar_flush(void)
+{
+	pthread_mutex_lock(&dbg_lock);
+	while (dbg_quar_n)
+		dbg_quar_evict_locked();
+	pthread_mutex_unlock(&dbg_lock);
+}
+
+unsigned long debug_block_flags(bool huge)
+{
+	unsigned long f = slab_debug_selected(huge ? "kmalloc-huge" : "kmalloc-large", 0);
+	if (!huge && !(f & SLAB_POISON))
+		dbg_quar_flush();
+	if (!f) {
+		/* Blocks freed from now on are not looked at: drop the
+		 * records of this kind. */
+		pthread_mutex_lock(&dbg_lock);
+		for (size_t i = 0; dbg_table && i < DBG_TABLE_SIZE;) {
+			struct dbg_slab *e = &dbg_table[i];
+			if (e->ds_start && !e->ds_cache && e->ds_obj->o_pad == huge)
+				dbg_drop_locked(e->ds_start);
+			else
+				i++;
+		}
+		pthread_mutex_unlock(&dbg_lock);
+	}
+	return f;
+}
+
 /* ---- configuration ---- */
 
 /* Debugging of @c ends: its records are dropped (the objects it handed out
@@ -540,7 +735,7 @@ static void dbg_forget(struct kmem_cache *c)
 	pthread_mutex_lock(&dbg_lock);
 	if (dbg_table) {
 		for (size_t i = 0; i < DBG_TABLE_SIZE;) {
-			if (dbg_table[i].ds_start && dbg_table[i].ds_cache == c)
+			if (dbg_table[i].ds_start && dbg_table[i].ds_cache == c && c)
 				dbg_drop_locked(dbg_table[i].ds_start);   /* may refill slot i */
 			else
 				i++;
@@ -566,6 +761,22 @@ int slab_debug_check_all(void)
 		if (!e->ds_start)
 			continue;
 		struct kmem_cache *c = e->ds_cache;
+		if (!c) {
+			struct dbg_obj *r = e->ds_obj;
+			struct kmem_cache bc;
+			uint8_t *o = (uint8_t *)e->ds_start;
+			size_t usable = r->o_pad ? vmap_size(o)
+			                         : sm_virt_to_page(o)->exact.npages << SM_PAGE_SHIFT;
+			if (r->o_state == DBG_ALLOCATED) {
+				dbg_block_cache(&bc, r->o_pad, r->o_orig, usable);
+				dbg_check_zone(&bc, o, r);
+			} else if (r->o_state == DBG_FREE) {
+				dbg_block_cache(&bc, false, r->o_orig, r->o_orig);
+				dbg_check_free(&bc, o, r);
+			}
+			n++;
+			continue;
+		}
 		struct page *pg = sm_virt_to_page((void *)e->ds_start);
 		uintptr_t obj0 = pg->slab_base;
 		for (uint32_t k = 0; k < c->objects; k++) {
@@ -602,7 +813,11 @@ void slab_debug_leak_report(int fd)
 		struct dbg_slab *e = &dbg_table[i];
 		if (!e->ds_start)
 			continue;
-		for (uint32_t k = 0; k < e->ds_cache->objects; k++) {
+		static struct kmem_cache large = { .name = "kmalloc-large", .objects = 1 };
+		static struct kmem_cache huge = { .name = "kmalloc-huge", .objects = 1 };
+		const struct kmem_cache *ec = e->ds_cache ? e->ds_cache :
+		                              e->ds_obj->o_pad ? &huge : &large;
+		for (uint32_t k = 0; k < ec->objects; k++) {
 			struct dbg_obj *r = &e->ds_obj[k];
 			if (r->o_state != DBG_ALLOCATED || !(r->o_flags & DBG_F_TRACKED))
 				continue;
@@ -610,14 +825,14 @@ void slab_debug_leak_report(int fd)
 			total_bytes += r->o_orig;
 			size_t g;
 			for (g = 0; g < ng; g++)
-				if (groups[g].l_cache == e->ds_cache && groups[g].l_site == r->o_alloc.t_addr)
+				if (groups[g].l_cache == ec && groups[g].l_site == r->o_alloc.t_addr)
 					break;
 			if (g == ng) {
 				if (ng == SM_ARRAY_SIZE(groups)) {
 					lost++;
 					continue;
 				}
-				groups[ng].l_cache = e->ds_cache;
+				groups[ng].l_cache = ec;
 				groups[ng].l_site = r->o_alloc.t_addr;
 				groups[ng].l_count = 0;
 				groups[ng].l_bytes = 0;

@@ -87,8 +87,15 @@ static bool kmalloc_debug_any(void)
 	return false;
 }
 
+int kmalloc_lcache_off;
+unsigned long kmalloc_large_debug, kmalloc_huge_debug;
+
 void kmalloc_update_fast_limit(void)
 {
+	SM_WRITE_ONCE(kmalloc_large_debug, debug_block_flags(false));
+	SM_WRITE_ONCE(kmalloc_huge_debug, debug_block_flags(true));
+	SM_WRITE_ONCE(kmalloc_lcache_off, SM_READ_ONCE(sm_fault_active) ||
+	                                  SM_READ_ONCE(kmalloc_large_debug) != 0);
 	bool open = __atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) &&
 	            !SM_READ_ONCE(sm_fault_active) && !kmalloc_debug_any();
 	SM_WRITE_ONCE(kmalloc_small_limit, open ? KMALLOC_SMALL_MAX + 1 : 0);
@@ -296,8 +303,47 @@ void kmalloc_init(void)
 
 /* ---- allocation ---- */
 
+/* The call site for slub_debug, left by the entry point. */
+static inline const void *kmalloc_debug_ra(void)
+{
+	const void *ra = sm_debug_ra;
+	sm_debug_ra = NULL;
+	return ra;
+}
+
+/* A large or huge block under slub_debug: 16 bytes more with Z, so that it
+ * has a red zone, then recorded (debug.c). */
+static SM_NOINLINE void *kmalloc_block_debug(size_t size, gfp_t gfp, bool huge)
+{
+	unsigned long f = huge ? kmalloc_huge_debug : kmalloc_large_debug;
+	size_t need = size + ((f & SLAB_RED_ZONE) ? 16 : 0);
+	void *p;
+	size_t usable;
+	if (!huge) {
+		if (need > KMALLOC_MAX_PAGES_SIZE)
+			need = size;
+		p = buddy_alloc_exact(need, gfp);
+		if (!p)
+			return NULL;
+		struct page *pg = sm_virt_to_page(p);
+		pg->flags = (pg->flags & ~PG_lcached) | PG_large;
+		usable = pg->exact.npages << SM_PAGE_SHIFT;
+	} else {
+		if (!(gfp & __GFP_WAIT))
+			return NULL;
+		p = vmap_alloc_cached(need, (gfp & __GFP_ZERO) != 0);
+		if (!p)
+			return NULL;
+		usable = vmap_size(p);
+	}
+	debug_block_alloc(p, size, usable, huge, f, kmalloc_debug_ra());
+	return p;
+}
+
 static void *kmalloc_large(size_t size, gfp_t gfp)
 {
+	if (unlikely(kmalloc_large_debug))
+		return kmalloc_block_debug(size, gfp, false);
 	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
 	void *p = (gfp & __GFP_DMA) ? NULL : lcache_take(npages);   /* Normal blocks */
 	if (p) {
@@ -317,6 +363,8 @@ static void *kmalloc_huge(size_t size, gfp_t gfp)
 {
 	if (!(gfp & __GFP_WAIT))
 		return NULL;             /* never map new memory without blocking */
+	if (unlikely(kmalloc_huge_debug))
+		return kmalloc_block_debug(size, gfp, true);
 	return vmap_alloc_cached(size, (gfp & __GFP_ZERO) != 0);
 }
 
@@ -337,11 +385,8 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 		struct kmem_cache *c = kmalloc_cache(size, gfp);
 		if (!c)
 			return NULL;
-		if (unlikely(SM_READ_ONCE(c->debug))) {
-			const void *ra = sm_debug_ra;
-			sm_debug_ra = NULL;
-			return slab_debug_alloc(c, gfp, size, ra);
-		}
+		if (unlikely(SM_READ_ONCE(c->debug)))
+			return slab_debug_alloc(c, gfp, size, kmalloc_debug_ra());
 		p = mag_alloc(c, gfp);
 		if (p)
 			kmalloc_obj_out(c, p, gfp);
@@ -524,6 +569,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 			if (pg->flags & PG_large) {
 				*pgp = pg;
 				*usable = pg->exact.npages << SM_PAGE_SHIFT;
+				if (unlikely(kmalloc_large_debug))
+					*usable = debug_block_check(p, *usable, false, caller);
 				return KOBJ_LARGE;
 			}
 			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
@@ -536,6 +583,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 	size_t vs = vmap_size(p);
 	if (vs) {
 		*usable = vs;
+		if (unlikely(kmalloc_huge_debug))
+			*usable = debug_block_check(p, vs, true, caller);
 		return KOBJ_HUGE;
 	}
 	if (vmap_is_cached(p))
@@ -568,7 +617,7 @@ void kfree_page(const void *p, const char *caller, struct page *pg)
 	/* A live large block (PG_large is only ever set on the head page of
 	 * one) goes onto the thread's list for its page count when it fits. */
 	if (pg->flags & PG_large) {
-		if (!((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
+		if (!((uintptr_t)p & (SM_PAGE_SIZE - 1)) && likely(!kmalloc_lcache_off) &&
 		    lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags ^= PG_large | PG_lcached;
 			return;
@@ -599,26 +648,33 @@ static void kfree_classified(const void *p, const char *caller)
 	switch (kobj_classify(p, caller, &c, &pg, &usable)) {
 	case KOBJ_SLAB:
 		if (unlikely(SM_READ_ONCE(c->debug))) {
-			const void *ra = sm_debug_ra;
-			sm_debug_ra = NULL;
-			slab_debug_free(c, (void *)p, caller, ra);
+			slab_debug_free(c, (void *)p, caller, kmalloc_debug_ra());
 			return;
 		}
 		*(uintptr_t *)p = KMALLOC_TAG(p);
 		mag_free(c, (void *)p);
 		return;
 	case KOBJ_LARGE:
+		usable = pg->exact.npages << SM_PAGE_SHIFT;
+		if (unlikely(kmalloc_large_debug) &&
+		    debug_block_free((void *)p, usable, false, kmalloc_large_debug, caller,
+		                     kmalloc_debug_ra()))
+			return;                  /* poisoned, in quarantine */
 		pg->flags &= ~PG_large;
 		if (sm_thread_state == SM_THREAD_NEW)
 			sm_thread_attach();      /* the exit hook flushes the lists */
 		lcache_arm();
-		if (pg->zone == ZONE_NORMAL && lcache_put((void *)p, pg->exact.npages)) {
+		if (pg->zone == ZONE_NORMAL && likely(!kmalloc_lcache_off) &&
+		    lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags |= PG_lcached;
 			return;
 		}
 		buddy_free_exact((void *)p, usable, caller);
 		return;
 	case KOBJ_HUGE:
+		if (unlikely(kmalloc_huge_debug))
+			debug_block_free((void *)p, vmap_size(p), true, kmalloc_huge_debug, caller,
+			                 kmalloc_debug_ra());
 		vmap_free(p, caller);
 		return;
 	case KOBJ_BOOT:
@@ -661,13 +717,13 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 	 * on a busy lock without __GFP_WAIT: then keep the block if moving
 	 * would not save half of it. */
 	if (kind == KOBJ_LARGE && size > KMALLOC_MAX_CACHE_SIZE &&
-	    size <= KMALLOC_MAX_PAGES_SIZE) {
+	    size <= KMALLOC_MAX_PAGES_SIZE && !kmalloc_large_debug) {
 		if (buddy_resize_exact((void *)p, usable, size, gfp))
 			return (void *)p;
 		if (size <= usable && size > usable / 2)
 			return (void *)p;
 	}
-	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE) {
+	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE && !kmalloc_huge_debug) {
 		void *q = vmap_realloc((void *)p, size);
 		if (q)
 			return q;
