@@ -101,22 +101,3 @@ static void stats_at_exit(void)
 	fclose(f);
 }
 
-/* The leak report for `leak=` (or L in `debug=`), at exit like stats=. */
-__attribute__((destructor))
-static void leak_at_exit(void)
-{
-	if (!sm_leak_target[0] || !sm_initialized)
-		return;
-	if (strcmp(sm_leak_target, "stderr") == 0) {
-		slab_debug_leak_report(2);
-		return;
-	}
-	FILE *f = fopen(sm_leak_target, "a");
-	if (!f) {
-		sm_warn("leak: cannot open '%s'", sm_leak_target);
-		return;
-	}
-	fflush(f);
-	slab_debug_leak_report(fileno(f));
-	fclose(f);
-}

@@ -321,10 +321,14 @@ static void dbg_report_object(const struct kmem_cache *c, const uint8_t *obj,
 	size_t shown = orig < 64 ? orig : 64;
 	if (bad && (size_t)(bad - obj) < c->size && (size_t)(bad - obj) >= 64 + 16) {
 		size_t from = SM_ALIGN_DOWN((size_t)(bad - obj), 16) - 16;
+		size_t end = c->size - from < 48 ? c->size : from + 48;
 		dbg_hexdump("Object", obj, 32);
 		sm_dprintf(2, "         ...\n");
-		size_t n = c->size - from < 48 ? c->size - from : 48;
-		dbg_hexdump(from >= orig ? "Redzone" : "Object", obj + from, n);
+		if (from < orig)
+			dbg_hexdump("Object", obj + from, (end < orig ? end : orig) - from);
+		if (end > orig)
+			dbg_hexdump("Redzone", obj + (from > orig ? from : orig),
+			            end - (from > orig ? from : orig));
 		return;
 	}
 	dbg_hexdump("Object", obj, shown);
@@ -873,6 +877,28 @@ void slab_debug_leak_report(int fd)
 	}
 	if (lost)
 		sm_dprintf(fd, "  (%lu objects at further sites not grouped)\n", lost);
+}
+
+/* The report for `leak=` (or L in `debug=`), at exit: a destructor here,
+ * in a file every program linked with the allocator pulls in, so that a
+ * static link has it too. */
+__attribute__((destructor))
+static void dbg_leak_at_exit(void)
+{
+	if (!sm_leak_target[0] || !sm_initialized)
+		return;
+	if (strcmp(sm_leak_target, "stderr") == 0) {
+		slab_debug_leak_report(2);
+		return;
+	}
+	FILE *f = fopen(sm_leak_target, "a");
+	if (!f) {
+		sm_warn("leak: cannot open '%s'", sm_leak_target);
+		return;
+	}
+	fflush(f);
+	slab_debug_leak_report(fileno(f));
+	fclose(f);
 }
 
 /* ---- fork ---- */
