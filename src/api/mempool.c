@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc,
+ * Floor 12 (src/layers.txt): built on the entry points (kmalloc,
  * kmem_cache_*, alloc_pages) like any caller; its fork handlers reach the
  * top through sm_fork_register.
  */

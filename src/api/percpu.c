@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc); its
+ * Floor 12 (src/layers.txt): built on the entry points (kmalloc); its
  * fork handler reaches the top through sm_fork_register.
  */
 /*

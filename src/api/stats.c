@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 10 (src/layers.txt), an entry point: it calls the other entry
+ * Floor 11 (src/layers.txt), an entry point: it calls the other entry
  * points (slabinfo, buddyinfo) and the layers' totals.
  */
 /*

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 7 (src/layers.txt): calls magazine.c, slab.c, the page floors and
- * the base floor. The exported kmalloc family is in api/slab_api.c and the
- * malloc family in api/malloc.c.
+ * Floor 8 (src/layers.txt): calls magazine.c, debug.c, slab.c, the page
+ * floors and the base floor. The exported kmalloc family is in
+ * api/slab_api.c and the malloc family in api/malloc.c.
  */
 /*
  * kmalloc.c — general-purpose allocation by size: the kmalloc-N caches,
@@ -46,6 +46,15 @@
  * per-process secret), so a second free of a pointer is
  * caught by the free that repeats it (as glibc's tcache does); allocation
  * clears it. Objects of user caches with constructors are never written.
+ *
+ * slub_debug (debug.c): while a kmalloc-N cache is debugged the fast limits
+ * are 0, so every size reaches kmalloc_slower, which hands a debugged
+ * class to slab_debug_alloc with the size asked for (its orig_size); a
+ * free reaches kfree_classified, which hands it to slab_debug_free. Large
+ * and huge blocks under debugging (kmalloc_large_debug/kmalloc_huge_debug)
+ * are asked 16 bytes larger for a red zone, recorded, and bypass the
+ * per-thread lists. The entry points leave their return address in
+ * sm_debug_ra for the records.
  *
  * The entry points above (malloc.c, slab_api.c) initialise the allocator
  * before they call down. A call from inside the initialising thread (a lower

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
- * floor. It also holds the cache life cycle that needs both magazines and
- * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's
- * umem_cache_* functions do above its slab and depot layers.
+ * Floor 7 (src/layers.txt): calls debug.c, slab.c, the page floors and
+ * the base floor. It also holds the cache life cycle that needs both
+ * magazines and slabs (cache_destroy, cache_shrink, cache_print_slabinfo),
+ * as libumem's umem_cache_* functions do above its slab and depot layers.
+ * The slow paths hand a debugged cache (c->debug, debug.c) to the slub_debug
+ * checks, which bypass the magazines.
  */
 /*
  * magazine.c — per-thread magazines and the per-cache depot
