@@ -281,5 +281,8 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	kfree_page(p, caller, pg);
 }
 
+/* C++'s sized operator delete (api/cxx.cc), in malloc.c. */
+void sm_free_sized(void *p, size_t size, const char *caller);
+
 #pragma GCC visibility pop
 #endif /* SM_KMALLOC_H */

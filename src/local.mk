@@ -22,11 +22,12 @@ include src/api/local.mk
 
 lib_LTLIBRARIES += src/libslabmalloc.la
 src_libslabmalloc_la_SOURCES =
-nodist_EXTRA_src_libslabmalloc_la_SOURCES = src/dummy.c
+# A C++ member (api/cxx.cc): the library is linked as C++ (libstdc++).
+nodist_EXTRA_src_libslabmalloc_la_SOURCES = src/dummy.cxx
 src_libslabmalloc_la_LIBADD = src/libslabmalloc_core.la $(PTHREAD_LIBS)
 src_libslabmalloc_la_LDFLAGS = -version-info $(SM_LT_VERSION) -no-undefined \
 	-export-symbols-regex '$(SM_EXPORT_REGEX)'
-SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*)$$
+SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*|_Zn[wa]m.*|_Zd[la]Pv.*)$$
 
 bin_SCRIPTS += tools/slabmalloc
 EXTRA_DIST += tools/slabmalloc.in tools/install-deps tools/setup

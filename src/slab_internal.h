@@ -424,6 +424,11 @@ void slab_debug_configure(unsigned long flags, const char *names, size_t len);
  * object with a record; reports and aborts on the first fault.
  * RETURNS: the objects checked. */
 int slab_debug_check_all(void);
+/* Non-zero while a debug selection is in effect (sized frees are then
+ * checked against the size asked for). */
+extern int slab_debug_active;
+/* The size asked for of allocation @p if a debug record knows it, else 0. */
+size_t slab_debug_size_of(const void *p);
 /* The leak report onto @fd. */
 void slab_debug_leak_report(int fd);
 /* Blocks above the slab sizes (kmalloc-large: @huge false; kmalloc-huge:

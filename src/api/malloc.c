@@ -148,10 +148,31 @@ SM_EXPORT size_t malloc_usable_size(void *p)
 	return kmalloc_usable(p, "malloc_usable_size");
 }
 
+/* A sized free under slub_debug: the size must be the one asked for,
+ * when the allocation's record knows it. */
+static SM_NOINLINE void free_sized_debug(const void *p, size_t size, const char *caller)
+{
+	size_t asked = slab_debug_size_of(p);
+	if (asked && asked != size)
+		sm_fatal("%s(): size %zu does not match the allocation of %zu bytes (%p)",
+		         caller, size, asked, p);
+}
+
+/* C++'s sized delete (cxx.cc): checked under slub_debug, else a free. */
+void sm_free_sized(void *p, size_t size, const char *caller)
+{
+	if (unlikely(SM_READ_ONCE(slab_debug_active)) && p)
+		free_sized_debug(p, size, caller);
+	kfree_fast(p, caller);
+}
+
 /* C23: the size (and alignment) must be those of the allocation. A size
- * larger than the block is certainly wrong and is reported. */
+ * larger than the block is certainly wrong and is reported; under
+ * slub_debug, any size but the one asked for. */
 SM_EXPORT void free_sized(void *p, size_t size)
 {
+	if (unlikely(SM_READ_ONCE(slab_debug_active)) && p)
+		free_sized_debug(p, size, "free_sized");
 	if (p && size > kmalloc_usable(p, "free_sized"))
 		sm_fatal("free_sized(): size %zu does not match the allocation (%p)", size, p);
 	kfree_fast(p, "free_sized");

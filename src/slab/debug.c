@@ -748,10 +748,36 @@ static void dbg_forget(struct kmem_cache *c)
 	pthread_mutex_unlock(&dbg_lock);
 }
 
+int slab_debug_active;
+
 void slab_debug_configure(unsigned long flags, const char *names, size_t len)
 {
+	SM_WRITE_ONCE(slab_debug_active, flags != 0);
 	slab_debug_select(flags, names, len);
 	slab_debug_apply(dbg_forget);
+}
+
+size_t slab_debug_size_of(const void *p)
+{
+	size_t asked = 0;
+	struct page *pg = sm_virt_to_page(p);
+	struct kmem_cache *c = pg ? pg->slab_cache : NULL;
+	pthread_mutex_lock(&dbg_lock);
+	if (c && SM_READ_ONCE(c->debug) && slab_is_obj_start(c, pg, p)) {
+		uintptr_t start = SM_ALIGN_DOWN(pg->slab_base, slab_size_bytes(c));
+		struct dbg_slab *e = dbg_find(start);
+		if (e && e->ds_cache == c) {
+			struct dbg_obj *r = &e->ds_obj[slab_obj_index(c, pg, p)];
+			if (r->o_state == DBG_ALLOCATED)
+				asked = r->o_orig;
+		}
+	} else if (!c) {
+		struct dbg_obj *r = dbg_block_record(p, false);
+		if (r && r->o_state == DBG_ALLOCATED)
+			asked = r->o_orig;
+	}
+	pthread_mutex_unlock(&dbg_lock);
+	return asked;
 }
 
 /* ---- on demand: every record checked ---- */
