@@ -16,6 +16,7 @@
  *   3      page/buddy.c      zones, struct page (mem_map), free areas,
  *                            per-thread pagesets
  *   4      page/vmalloc.c    huge regions mapped directly, ioremap
+ *          page/kfence.c     sampled guarded allocations
  *   5      slab/slab.c       kmem_cache: slabs, constructed objects
  *   6      slab/debug.c      slub_debug: checks, records, leak report
  *   7      slab/magazine.c   per-thread magazines, the depot, and the cache
@@ -50,6 +51,7 @@
  *   6. zone lock              buddy.c: DMA before NORMAL
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
+ *   9. kf_lock                kfence.c: the guarded pool (a leaf)
  *
  * Mempool and percpu locks are leaves: no allocator lock is ever taken while
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
@@ -66,6 +68,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include <slabmalloc.h>
 
@@ -132,6 +135,10 @@ int os_unmap(void *addr, size_t size);
 int os_purge(void *addr, size_t size);
 /* Make a range inaccessible (guard pages). */
 int os_protect_none(void *addr, size_t size);
+int os_protect_rw(void *addr, size_t size);
+/* SIGSEGV handler @fn (SA_SIGINFO) installed, the previous one kept in
+ * @old; @fn NULL restores @old. */
+int os_segv_handler(void (*fn)(int, siginfo_t *, void *), struct sigaction *old);
 void *os_remap(void *old, size_t old_size, size_t new_size);  /* mremap MAYMOVE */
 void *os_map_phys(int fd, unsigned long offset, size_t size); /* MAP_SHARED */
 int os_open_devmem(void);

@@ -411,6 +411,14 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
  * retry policy is kmalloc_slower's, if that fails. */
 void *kmalloc_refill(size_t size, gfp_t gfp)
 {
+	/* kfence: one refill in kfence_sample is a guarded allocation. */
+	if (unlikely(kfence_sample) && ++kfence_countdown >= SM_READ_ONCE(kfence_sample) &&
+	    !(gfp & __GFP_DMA)) {
+		kfence_countdown = 0;
+		void *g = kfence_alloc(size, sm_debug_ra);
+		if (g)
+			return g;
+	}
 	struct kmem_cache *c = kmalloc_cache(size, gfp);
 	if (unlikely(!c))
 		return kmalloc_slower(size, gfp);
@@ -547,7 +555,7 @@ SM_COLD SM_NORETURN static void bad_pointer(const char *caller, const void *p,
 }
 
 /* The state of a pointer that lands in our heap, for free/realloc/usable. */
-enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC };
+enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC, KOBJ_KFENCE };
 
 static enum kobj_kind kobj_classify(const void *p, const char *caller,
                                     struct kmem_cache **cp, struct page **pgp,
@@ -588,6 +596,10 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller,
 				bad_pointer(caller, p, "invalid pointer (freed memory)");
 		}
 		bad_pointer(caller, p, "invalid pointer (not the start of an allocation)");
+	}
+	if (kfence_owns(p)) {
+		*usable = kfence_size(p, caller);
+		return KOBJ_KFENCE;
 	}
 	size_t vs = vmap_size(p);
 	if (vs) {
@@ -690,6 +702,9 @@ static void kfree_classified(const void *p, const char *caller)
 		return;          /* bootstrap blocks are few and tiny: kept */
 	case KOBJ_GLIBC:
 		__libc_free((void *)p);
+		return;
+	case KOBJ_KFENCE:
+		kfence_free((void *)p, caller, kmalloc_debug_ra());
 		return;
 	}
 }

@@ -34,12 +34,14 @@ void sm_prefork_layers(void)
 	slab_prefork_slabs();
 	buddy_prefork();
 	vmap_prefork();
+	kfence_prefork();
 	sm_fork_leaves_prepare();
 }
 
 void sm_postfork_parent_layers(void)
 {
 	sm_fork_leaves_parent();
+	kfence_postfork_parent();
 	vmap_postfork_parent();
 	buddy_postfork_parent();
 	slab_postfork_parent_slabs();
@@ -51,6 +53,7 @@ void sm_postfork_parent_layers(void)
 void sm_postfork_child_layers(void)
 {
 	sm_fork_leaves_child();
+	kfence_postfork_child();
 	vmap_postfork_child();
 	buddy_postfork_child();
 	slab_debug_postfork_child();

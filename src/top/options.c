@@ -208,6 +208,8 @@ static const struct opt_desc {
 	  NULL, 0, 0, 0, 0 },
 	{ "fail_page_alloc", opt_fail_page_alloc, "fail_page_alloc fault injection",
 	  NULL, 0, 0, 0, 0 },
+	{ "sample", NULL, "kmalloc refills per guarded (kfence) allocation, 0 (off) to 1000000",
+	  &kfence_sample, OPT_U32, 0, 1000000, 1 },
 	{ "debug", opt_debug, "slub_debug checks FZPUL[:CACHE/...] or off (docs/debugging.md)",
 	  NULL, 0, 0, 0, 0 },
 	{ "leak", opt_leak, "stderr|PATH|none: objects still allocated, at exit",
