@@ -429,6 +429,9 @@ int slab_debug_check_all(void);
 extern int slab_debug_active;
 /* The size asked for of allocation @p if a debug record knows it, else 0. */
 size_t slab_debug_size_of(const void *p);
+/* Is the program running under valgrind (and the library built with its
+ * client requests)? */
+bool slab_debug_valgrind(void);
 /* The leak report onto @fd. */
 void slab_debug_leak_report(int fd);
 /* Blocks above the slab sizes (kmalloc-large: @huge false; kmalloc-huge:

@@ -63,7 +63,15 @@
  *    debugged cache with owner tracking handed out and nobody freed, grouped
  *    by cache and allocation site, with counts and bytes.
  *
- * 7. Locks: dbg_lock (rank 4b of internal.h: after the depot locks, before
+ * 7. valgrind (configure finds valgrind/memcheck.h): a program run under
+ *    memcheck gets debug=F for every cache unless it chose a selection
+ *    (options.c asks slab_debug_valgrind), so that every block passes
+ *    here, and each is described with client requests: MALLOCLIKE at
+ *    allocation for the size asked for (its red zone NOACCESS), FREELIKE
+ *    at free (the object NOACCESS); the checks here mark what they read
+ *    DEFINED first. The fast paths carry no request.
+ *
+ * 8. Locks: dbg_lock (rank 4b of internal.h: after the depot locks, before
  *    the slab locks) guards the table and the records. The magazine and
  *    kmalloc layers call here with no lock held; no slab or page function
  *    that may release a slab (which calls back into slab_release_hook) is
@@ -75,6 +83,15 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(SM_VALGRIND)
+#include <valgrind/memcheck.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)0)
+#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)0)
+#endif
 
 #define DBG_POISON_FREE  0x6b
 #define DBG_POISON_END   0xa5
@@ -461,6 +478,7 @@ void *slab_debug_alloc(struct kmem_cache *c, gfp_t gfp, size_t orig, const void 
 	uint8_t *o = p;
 	if (orig > c->object_size)
 		orig = c->object_size;
+	VALGRIND_MAKE_MEM_DEFINED(p, c->size);
 	pthread_mutex_lock(&dbg_lock);
 	struct dbg_obj *r = dbg_record(c, p);
 	if (r) {
@@ -487,6 +505,8 @@ void *slab_debug_alloc(struct kmem_cache *c, gfp_t gfp, size_t orig, const void 
 		memset(o, 0, orig);
 	if (r && (r->o_flags & DBG_F_ZONE))
 		memset(o + orig, DBG_RZ_ACTIVE, c->size - orig);
+	VALGRIND_MALLOCLIKE_BLOCK(p, orig, 0, (gfp & __GFP_ZERO) || c->ctor);
+	VALGRIND_MAKE_MEM_NOACCESS(o + orig, c->size - orig);
 	return p;
 }
 
@@ -518,6 +538,7 @@ void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const vo
 	struct dbg_obj *r = dbg_record(c, p);
 	if ((r && r->o_state == DBG_FREE) || slab_obj_free(c, p))
 		dbg_bug_object(c, o, r, "Object already free (double free)", caller);
+	VALGRIND_MAKE_MEM_DEFINED(p, c->size);
 	if (r) {
 		if (r->o_state == DBG_ALLOCATED)
 			dbg_check_zone(c, o, r);
@@ -537,7 +558,14 @@ void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const vo
 		}
 	}
 	pthread_mutex_unlock(&dbg_lock);
+	VALGRIND_FREELIKE_BLOCK(p, 0);
+	VALGRIND_MAKE_MEM_NOACCESS(p, c->size);
 	slab_free_bulk(c, &p, 1);
+}
+
+bool slab_debug_valgrind(void)
+{
+	return RUNNING_ON_VALGRIND != 0;
 }
 
 /* ---- large and huge blocks ----
@@ -622,6 +650,8 @@ void debug_block_alloc(void *p, size_t orig, size_t usable, bool huge,
 	pthread_mutex_unlock(&dbg_lock);
 	if (r && (r->o_flags & DBG_F_ZONE))
 		memset((uint8_t *)p + orig, DBG_RZ_ACTIVE, usable - orig);
+	VALGRIND_MALLOCLIKE_BLOCK(p, orig, 0, 1);
+	VALGRIND_MAKE_MEM_NOACCESS((uint8_t *)p + orig, usable - orig);
 }
 
 size_t debug_block_check(const void *p, size_t usable, bool huge, const char *caller)
@@ -650,6 +680,7 @@ static void dbg_quar_evict_locked(void)
 	dbg_quar_n--;
 	dbg_quar_bytes -= bytes;
 	struct dbg_obj *r = dbg_block_record(b, false);
+	VALGRIND_MAKE_MEM_DEFINED(b, bytes);
 	if (r) {
 		dbg_block_cache(&bc, false, bytes, bytes);
 		dbg_check_free(&bc, b, r);
@@ -672,10 +703,12 @@ bool debug_block_free(void *p, size_t usable, bool huge, unsigned long flags,
 		dbg_block_cache(&bc, huge, usable, usable);
 		dbg_bug_object(&bc, p, r, "Object already free (double free)", caller);
 	}
+	VALGRIND_MAKE_MEM_DEFINED(p, usable);
 	if (r && r->o_state == DBG_ALLOCATED) {
 		dbg_block_cache(&bc, huge, r->o_orig, usable);
 		dbg_check_zone(&bc, o, r);
 	}
+	VALGRIND_FREELIKE_BLOCK(p, 0);
 	bool keep = !huge && (flags & SLAB_POISON) && usable <= DBG_QUAR_BYTES / 4 && r;
 	if (!keep) {
 		if (r)
@@ -689,6 +722,7 @@ bool debug_block_free(void *p, size_t usable, bool huge, unsigned long flags,
 	dbg_track_set(&r->o_free, ra);
 	memset(o, DBG_POISON_FREE, usable - 1);
 	o[usable - 1] = DBG_POISON_END;
+	VALGRIND_MAKE_MEM_NOACCESS(p, usable);
 	while (dbg_quar_n == DBG_QUAR_BLOCKS || dbg_quar_bytes + usable > DBG_QUAR_BYTES)
 		dbg_quar_evict_locked();
 	unsigned int t = (dbg_quar_head + dbg_quar_n) % DBG_QUAR_BLOCKS;

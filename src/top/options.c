@@ -89,6 +89,7 @@ static int opt_fail_page_alloc(struct opt_val val, bool apply, char *err, size_t
 static unsigned long opt_dbg_flags;
 static char opt_dbg_names[256];
 static size_t opt_dbg_len;
+static bool opt_dbg_given;               /* debug= seen */
 
 static void opt_debug_commit(void)
 {
@@ -148,6 +149,7 @@ static int opt_debug(struct opt_val val, bool apply, char *err, size_t errlen)
 	}
 	if (!apply)
 		return 0;
+	opt_dbg_given = true;
 	opt_dbg_flags = flags;
 	memcpy(opt_dbg_names, names, nlen);
 	opt_dbg_names[nlen] = 0;
@@ -307,4 +309,10 @@ void options_init(void)
 	const char *s = os_getenv("SLABMALLOC_OPTIONS");
 	if (s && *s)
 		options_apply(s, "SLABMALLOC_OPTIONS");
+	/* Under valgrind every block goes through the debug paths, which
+	 * describe them to memcheck, unless debug= chose otherwise. */
+	if (!opt_dbg_given && slab_debug_valgrind()) {
+		opt_dbg_flags = SLAB_DEBUG_FREE;
+		opt_debug_commit();
+	}
 }
