@@ -64,7 +64,7 @@
  *    by cache and allocation site, with counts and bytes.
  *
  * 7. valgrind (configure finds valgrind/memcheck.h): a program run under
- *    memcheck gets debug=F for every cache unless it chose a selection
+ *    memcheck (not another valgrind tool) gets debug=F for every cache unless it chose a selection
  *    (options.c asks slab_debug_valgrind), so that every block passes
  *    here, and each is described with client requests: MALLOCLIKE at
  *    allocation for the size asked for (its red zone NOACCESS), FREELIKE
@@ -86,7 +86,6 @@
 #if defined(SM_VALGRIND)
 #include <valgrind/memcheck.h>
 #else
-#define RUNNING_ON_VALGRIND 0
 #define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)0)
 #define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
 #define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)0)
@@ -563,9 +562,18 @@ void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const vo
 	slab_free_bulk(c, &p, 1);
 }
 
+/* Under memcheck only: another tool (callgrind counting the fast paths)
+ * answers the memcheck request below with its default, 0. */
 bool slab_debug_valgrind(void)
 {
-	return RUNNING_ON_VALGRIND != 0;
+#if defined(SM_VALGRIND)
+	if (!RUNNING_ON_VALGRIND)
+		return false;
+	char byte = 0, vbits = 0;
+	return VALGRIND_GET_VBITS(&byte, &vbits, 1) == 1;
+#else
+	return false;
+#endif
 }
 
 /* ---- large and huge blocks ----
