@@ -376,6 +376,12 @@ void slab_debug_apply(void (*turned_off)(struct kmem_cache *c));
 extern void (*slab_release_hook)(struct kmem_cache *c, uintptr_t start);
 /* Is object @p of @c free in its slab's bitmap? (slab lock taken) */
 bool slab_obj_free(struct kmem_cache *c, const void *p);
+/* Bytes before object 0 of each slab of a cache with the debug layout: a
+ * left red zone for it (SLAB_DEBUG_PAD, rounded up to the alignment). */
+SM_INLINE size_t slab_left_pad(const struct kmem_cache *c)
+{
+	return c->debug_pad ? SM_ALIGN_UP((size_t)c->debug_pad, c->align) : 0;
+}
 /* Bytes of a slab of @c. */
 SM_INLINE size_t slab_size_bytes(const struct kmem_cache *c)
 {

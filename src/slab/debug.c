@@ -39,9 +39,12 @@
  *    keeps its layout: its zones are the slack it has (kmalloc requests
  *    below their class size, alignment padding). Allocation fills the zone
  *    with 0xcc; a free, and slabmalloc_debug_check, look for any other byte
- *    there ("Right Redzone overwritten"). The zone of an object is also
- *    the zone before the next one, so an underflow of object n shows as
- *    the red zone of object n-1 overwritten (or as its poison, when free).
+ *    there ("Right Redzone overwritten"). With the debug layout the last
+ *    SLAB_DEBUG_PAD bytes of a stride are also the left red zone of the
+ *    next object (and a pad before object 0 is the first object's), which
+ *    its free checks against what the object below holds by its record
+ *    ("Left Redzone overwritten"); without it an underflow shows as the
+ *    zone of the object below overwritten (or as its poison, when free).
  *
  * 4. Poison. A free fills the object with 0x6b and its last byte with 0xa5
  *    (and the zone past object_size with 0xbb); the next allocation of the
@@ -230,6 +233,11 @@ static struct dbg_obj *dbg_record(struct kmem_cache *c, const void *p)
 		e->ds_obj = objs;
 		e->ds_bytes = bytes;
 		dbg_used++;
+		/* The left red zone of object 0 (debug layout): the allocator
+		 * never writes there otherwise. */
+		if (c->debug_pad)
+			memset((uint8_t *)pg->slab_base - SLAB_DEBUG_PAD, DBG_RZ_ACTIVE,
+			       SLAB_DEBUG_PAD);
 	}
 	return &e->ds_obj[idx];
 }
@@ -362,9 +370,9 @@ static void dbg_bug_bytes(const struct kmem_cache *c, const uint8_t *obj,
                           const uint8_t *bad, size_t len, unsigned expect)
 {
 	dbg_report_head(c, what);
-	sm_dprintf(2, "INFO: %p-%p @offset=%lu. First byte 0x%x instead of 0x%x\n",
+	sm_dprintf(2, "INFO: %p-%p @offset=%ld. First byte 0x%x instead of 0x%x\n",
 	           (const void *)bad, (const void *)(bad + len - 1),
-	           (unsigned long)(bad - obj), (unsigned)*bad, expect);
+	           (long)(bad - obj), (unsigned)*bad, expect);
 	dbg_report_object(c, obj, r, bad);
 	sm_dprintf(2, "%s", dbg_rule_eq);
 	abort();
@@ -444,6 +452,34 @@ static void dbg_check_zone(const struct kmem_cache *c, const uint8_t *obj,
 	if (bad)
 		dbg_bug_bytes(c, obj, r, "Right Redzone overwritten", bad,
 		              dbg_run(bad, end, DBG_RZ_ACTIVE), DBG_RZ_ACTIVE);
+}
+
+/* The left red zone of an allocated object of a cache with the debug
+ * layout: the SLAB_DEBUG_PAD bytes before it, which are the end of the
+ * zone of the object below (whatever it holds by that object's record)
+ * or, for object 0, the slab's left pad. */
+static void dbg_check_left(const struct kmem_cache *c, const uint8_t *obj,
+                           const struct dbg_obj *r)
+{
+	if (!c->debug_pad || !(r->o_flags & DBG_F_ZONE))
+		return;
+	struct page *pg = sm_virt_to_page(obj);
+	uint8_t expect;
+	if ((uintptr_t)obj == pg->slab_base) {
+		expect = DBG_RZ_ACTIVE;
+	} else {
+		const struct dbg_obj *below = r - 1;
+		if (below->o_state == DBG_ALLOCATED && (below->o_flags & DBG_F_ZONE))
+			expect = DBG_RZ_ACTIVE;
+		else if (below->o_state == DBG_FREE && (below->o_flags & DBG_F_IZONE))
+			expect = DBG_RZ_INACTIVE;
+		else
+			return;          /* not known: never used, or unchecked */
+	}
+	const uint8_t *bad = dbg_first_not(obj - SLAB_DEBUG_PAD, SLAB_DEBUG_PAD, expect);
+	if (bad)
+		dbg_bug_bytes(c, obj, r, "Left Redzone overwritten", bad,
+		              dbg_run(bad, obj, expect), expect);
 }
 
 /* The poison and inactive zone of a free object. */
@@ -539,9 +575,10 @@ void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const vo
 		dbg_bug_object(c, o, r, "Object already free (double free)", caller);
 	VALGRIND_MAKE_MEM_DEFINED(p, c->size);
 	if (r) {
-		if (r->o_state == DBG_ALLOCATED)
+		if (r->o_state == DBG_ALLOCATED) {
 			dbg_check_zone(c, o, r);
-		else
+			dbg_check_left(c, o, r);
+		} else
 			memset(&r->o_alloc, 0, sizeof r->o_alloc);
 		r->o_state = DBG_FREE;
 		r->o_flags = 0;
@@ -854,10 +891,12 @@ int slab_debug_check_all(void)
 		for (uint32_t k = 0; k < c->objects; k++) {
 			struct dbg_obj *r = &e->ds_obj[k];
 			const uint8_t *o = (const uint8_t *)(obj0 + (size_t)k * c->size);
-			if (r->o_state == DBG_ALLOCATED)
+			if (r->o_state == DBG_ALLOCATED) {
 				dbg_check_zone(c, o, r);
-			else if (r->o_state == DBG_FREE)
+				dbg_check_left(c, o, r);
+			} else if (r->o_state == DBG_FREE) {
 				dbg_check_free(c, o, r);
+			}
 			n++;
 		}
 	}

@@ -190,7 +190,12 @@ static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 	if (order < 0)
 		return false;
 	size_t bytes = SM_PAGE_SIZE << order;
-	size_t n = slab_fit(bytes, stride);
+	size_t left = c->debug_pad ? SM_ALIGN_UP((size_t)c->debug_pad, a) : 0;
+	if (left >= bytes)
+		return false;
+	size_t n = slab_fit(bytes - left, stride);
+	if (n == 0)
+		return false;
 
 	c->object_size = (uint32_t)size;
 	c->size = (uint32_t)stride;
@@ -200,7 +205,7 @@ static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 	c->bitmap_words = (uint32_t)((n + 63) / 64);
 	c->bitmap_off = (uint32_t)(n <= 64 ? bytes : bytes - SLAB_BITMAP_BYTES(n));
 	c->colour_step = (uint32_t)(a > SM_CACHELINE ? a : SM_CACHELINE);
-	c->colour_range = (uint32_t)((c->bitmap_off - n * stride) / c->colour_step + 1);
+	c->colour_range = (uint32_t)((c->bitmap_off - left - n * stride) / c->colour_step + 1);
 	c->colour_next = 0;
 
 	/* slab_obj_index: stride = odd << k; inverse of odd by Newton's
@@ -320,7 +325,7 @@ static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 	sm_assert((base & (slab_bytes(c) - 1)) == 0);
 	uint32_t colour = __atomic_fetch_add(&c->colour_next, 1, __ATOMIC_RELAXED) %
 	                  c->colour_range * c->colour_step;
-	uintptr_t obj0 = base + colour;
+	uintptr_t obj0 = base + colour + slab_left_pad(c);
 	size_t npages = (size_t)1 << c->order;
 
 	/* kmalloc objects are freed by pointer alone: their pages name the
@@ -866,11 +871,12 @@ static bool slab_validate_slab(struct kmem_cache *c, struct page *pg, uint32_t l
 	    pg->slab.colour / c->colour_step >= c->colour_range)
 		BAD("slab_validate %s: slab %p colour %u out of range\n", c->name,
 		    (void *)start, pg->slab.colour);
-	if (pg->slab.colour + (size_t)c->objects * c->size > c->bitmap_off)
+	if (pg->slab.colour + slab_left_pad(c) + (size_t)c->objects * c->size > c->bitmap_off)
 		BAD("slab_validate %s: slab %p objects overlap the bitmap\n", c->name,
 		    (void *)start);
 	for (size_t i = 0; i < npages; i++) {
-		if (pg[i].slab_cache != c || pg[i].slab_base != start + pg->slab.colour ||
+		if (pg[i].slab_cache != c ||
+		    pg[i].slab_base != start + pg->slab.colour + slab_left_pad(c) ||
 		    pg[i].slab_key != slab_page_key(c)) {
 			BAD("slab_validate %s: page %lu of slab %p: cache %p base %lx key %d\n",
 			    c->name, (unsigned long)i, (void *)start, (void *)pg[i].slab_cache,

@@ -73,6 +73,18 @@ static void overflow(void *arg)
 	free(p);
 }
 
+/* write one byte just before a block, then free it: its left red zone */
+static void underflow_free(void *arg)
+{
+	(void)arg;
+	char *a = malloc(24), *b = malloc(24);
+	char *hi = a < b ? b : a;
+	sink = a;
+	sink = b;
+	hi[-1] = 'U';
+	free(hi);
+}
+
 /* write one byte just before a block (the zone of the object below it) */
 static void underflow(void *arg)
 {
@@ -305,8 +317,11 @@ int main(int argc, char **argv)
 	             "8-byte overflow of a 256 KiB block, with the offset");
 	expect_death(overflow, &large8, "Redzone  0x", "... and a hex dump");
 	expect_death(overflow, &huge8, "BUG kmalloc-huge (pid", "8-byte overflow of a 6 MiB block");
-	expect_death(underflow, NULL, "Right Redzone overwritten",
-	             "1-byte underflow shows in the zone of the object below");
+	expect_death(underflow, NULL, "Redzone overwritten",
+	             "1-byte underflow found on demand");
+	expect_death(underflow_free, NULL, "Left Redzone overwritten",
+	             "1-byte underflow of a small block caught at its free");
+	expect_death(underflow_free, NULL, "@offset=-1.", "... at offset -1");
 	expect_death(overflow_checked, NULL, "@offset=100.",
 	             "overflow found on demand (slabmalloc_debug_check)");
 	expect_death(write_after_free, (void *)100, "Poison overwritten",
