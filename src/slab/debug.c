@@ -530,7 +530,6 @@ void *slab_debug_alloc(struct kmem_cache *c, gfp_t gfp, size_t orig, const void 
 			memset(&r->o_alloc, 0, sizeof r->o_alloc);
 		}
 	}
-	pthread_mutex_unlock(&dbg_lock);
 	/* A kmalloc object leaves with no free tag in its first word, as on
 	 * the fast path (it may have been freed by the fast path before). */
 	if ((c->flags & SLAB_KMALLOC) && !(gfp & __GFP_ZERO))
@@ -538,8 +537,11 @@ void *slab_debug_alloc(struct kmem_cache *c, gfp_t gfp, size_t orig, const void 
 		                                                : sizeof(uintptr_t));
 	if (gfp & __GFP_ZERO)
 		memset(o, 0, orig);
+	/* The zone is written before the lock is dropped: the free of the
+	 * object above reads its end as its left red zone, by this record. */
 	if (r && (r->o_flags & DBG_F_ZONE))
 		memset(o + orig, DBG_RZ_ACTIVE, c->size - orig);
+	pthread_mutex_unlock(&dbg_lock);
 	VALGRIND_MALLOCLIKE_BLOCK(p, orig, 0, (gfp & __GFP_ZERO) || c->ctor);
 	VALGRIND_MAKE_MEM_NOACCESS(o + orig, c->size - orig);
 	return p;
