@@ -694,9 +694,11 @@ void debug_block_alloc(void *p, size_t orig, size_t usable, bool huge,
 			memset(&r->o_alloc, 0, sizeof r->o_alloc);
 		}
 	}
-	pthread_mutex_unlock(&dbg_lock);
+	/* under the lock, as slab_debug_alloc: slabmalloc_debug_check on
+	 * another thread reads the zone by this record */
 	if (r && (r->o_flags & DBG_F_ZONE))
 		memset((uint8_t *)p + orig, DBG_RZ_ACTIVE, usable - orig);
+	pthread_mutex_unlock(&dbg_lock);
 	VALGRIND_MALLOCLIKE_BLOCK(p, orig, 0, 1);
 	VALGRIND_MAKE_MEM_NOACCESS((uint8_t *)p + orig, usable - orig);
 }
