@@ -31,6 +31,10 @@ void slabmalloc_meminfo(FILE *out);
  * RETURNS: 0, or -1 with errno EINVAL and a message on stderr for a bad
  * string; nothing is applied from a string with an error. */
 int slabmalloc_config(const char *options);
+/* slub_debug (debug=, docs/debugging.md): check the red zones and poison of
+ * every object of the debugged caches now; a fault is reported and aborts.
+ * RETURNS: the objects checked. */
+int slabmalloc_debug_check(void);
 /* Fault injection (fail_slab=, fail_page_alloc=): the active specs and the
  * calls seen / failures injected since each was set (docs/fault-injection.md). */
 void slabmalloc_fault_stats(FILE *out);

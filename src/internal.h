@@ -16,18 +16,21 @@
  *   3      page/buddy.c      zones, struct page (mem_map), free areas,
  *                            per-thread pagesets
  *   4      page/vmalloc.c    huge regions mapped directly, ioremap
+ *          page/kfence.c     sampled guarded allocations
  *   5      slab/slab.c       kmem_cache: slabs, constructed objects
- *   6      slab/magazine.c   per-thread magazines, the depot, and the cache
+ *   6      slab/debug.c      slub_debug: checks, records, leak report
+ *   7      slab/magazine.c   per-thread magazines, the depot, and the cache
  *                            life cycle (destroy, shrink, slabinfo)
- *   7      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
- *   8      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
- *          top/stats.c       the meminfo summary and the exit report
- *   9      top/init.c        lazy initialisation, thread exit, fork handlers
+ *   8      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
+ *   9      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
+ *          top/stats.c       the meminfo summary and the exit reports
+ *   10     top/init.c        lazy initialisation, thread exit, fork handlers
  *          top/layers.c      the list of layers, in order
- *   10     api/ files        the entry points: malloc.c (the C/POSIX family),
+ *   11     api/ files        the entry points: malloc.c (the C/POSIX family),
  *                            slab_api.c, page_api.c, vmalloc_api.c,
- *                            control.c (slabmalloc_config, meminfo)
- *   11     api/mempool.c     reserves and per-CPU variables, built on the
+ *                            control.c (slabmalloc_config, meminfo, debug
+ *                            check), cxx.cc (operator new and delete)
+ *   12     api/mempool.c     reserves and per-CPU variables, built on the
  *          api/percpu.c      entry points
  *
  * How a lower layer tells a higher one something without calling it up:
@@ -45,10 +48,12 @@
  *   2. sm_cache_list_lock     slab.c: the list of all kmem caches
  *   3. sm_thread_list_lock    magazine.c: the list of thread caches
  *   4. depot lock             magazine.c: one per cache (d_lock)
+ *   4b. dbg_lock              debug.c: slub_debug records
  *   5. slab lock              slab.c: one per cache (slab_lock)
  *   6. zone lock              buddy.c: DMA before NORMAL
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
+ *   9. kf_lock                kfence.c: the guarded pool (a leaf)
  *
  * Mempool and percpu locks are leaves: no allocator lock is ever taken while
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
@@ -85,6 +90,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include <slabmalloc.h>
 
@@ -211,6 +217,10 @@ int os_unmap(void *addr, size_t size);
 int os_purge(void *addr, size_t size);
 /* Make a range inaccessible (guard pages). */
 int os_protect_none(void *addr, size_t size);
+int os_protect_rw(void *addr, size_t size);
+/* SIGSEGV handler @fn (SA_SIGINFO) installed, the previous one kept in
+ * @old; @fn NULL restores @old. */
+int os_segv_handler(void (*fn)(int, siginfo_t *, void *), struct sigaction *old);
 void *os_remap(void *old, size_t old_size, size_t new_size);  /* mremap MAYMOVE */
 void *os_map_phys(int fd, unsigned long offset, size_t size); /* MAP_SHARED */
 int os_open_devmem(void);
@@ -219,6 +229,8 @@ int os_cpu_id(void);                 /* rseq cpu_id when registered, else sched_
 int os_ncpus_configured(void);
 uint64_t os_now_ns(void);            /* CLOCK_MONOTONIC */
 void os_yield(void);
+int os_getpid(void);
+int os_gettid(void);                 /* the calling thread's kernel id */
 void os_sleep_ns(uint64_t ns);
 uintptr_t os_random(void);           /* from AT_RANDOM, then a mixer */
 const char *os_getenv(const char *name); /* safe before libc init */

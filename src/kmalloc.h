@@ -39,6 +39,11 @@ extern struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
  * small size. */
 extern size_t kmalloc_small_limit, kmalloc_fast_limit;
 void kmalloc_update_fast_limit(void);
+/* Non-zero while the per-thread large-block lists are bypassed: fault
+ * injection, or slub_debug of large blocks. */
+extern int kmalloc_lcache_off;
+/* slub_debug flags of large and huge blocks (debug.c, debug_block_flags). */
+extern unsigned long kmalloc_large_debug, kmalloc_huge_debug;
 
 /* The slot key of the class of a size in 0..KMALLOC_MAX_CACHE_SIZE; after
  * init only. */
@@ -89,7 +94,16 @@ SM_NOINLINE void *kmalloc_slower(size_t size, gfp_t gfp);
  * would; the colder functions use sm_lcache itself. lcache_size_max, the
  * largest size the lists serve, is 0 until the key is known and stays 0
  * with dynamic TLS (sm_tls_dynamic: no common offset), where the lists are
- * never used; take and put are reached only below it. */
+ * never used; take and put are reached only below it.
+ *
+ * The links live in freed memory, where a write after free can reach
+ * them, so they are safe-linked: a link is stored XORed with the address
+ * of the block that holds it (shifted by a page) and a per-process secret
+ * (lcache_link), and a decoded link is used only if it names a cached
+ * block of the same page count (lcache_link_ok, from the out-of-band
+ * descriptor); anything else stops the program with one line. A forged
+ * link can thus never make malloc return an address of the attacker's
+ * choosing. */
 #define LCACHE_BYTES_MAX (4u << 20)
 struct large_cache {
 	void   *lc_bin[KMALLOC_LARGE_NPAGES_MAX + 1];
@@ -112,6 +126,27 @@ SM_INLINE large_cache_fast_t *lcache_fast(void)
 	return &sm_lcache;
 }
 #endif
+extern uintptr_t lcache_secret;
+
+/* The stored form of link @next in block @blk, and back (an involution). */
+SM_INLINE void *lcache_link(const void *blk, const void *next)
+{
+	return (void *)((uintptr_t)next ^ ((uintptr_t)blk >> SM_PAGE_SHIFT) ^ lcache_secret);
+}
+
+/* Is @next (decoded, not NULL) a cached block of @npages pages? */
+SM_INLINE bool lcache_link_ok(const void *next, size_t npages)
+{
+	const struct zone *z = &sm_zones[ZONE_NORMAL];
+	if (((uintptr_t)next & (SM_PAGE_SIZE - 1)) ||
+	    (uintptr_t)next - z->zone_base >= z->zone_limit)
+		return false;
+	const struct page *pg = sm_page_window(next);
+	return (pg->flags & PG_lcached) && pg->exact.npages == npages;
+}
+
+/* A link that fails lcache_link_ok: one line, then abort. */
+SM_COLD SM_NORETURN void lcache_forged(const void *blk, const void *next, size_t npages);
 
 /* Pop a block of @npages pages, if the thread has one; @npages pages are at
  * most lcache_size_max bytes. */
@@ -120,7 +155,10 @@ SM_INLINE void *lcache_take(size_t npages)
 	large_cache_fast_t *lc = lcache_fast();
 	void *b = lc->lc_bin[npages];
 	if (b) {
-		lc->lc_bin[npages] = *(void **)b;
+		void *next = lcache_link(b, *(void **)b);
+		if (next && unlikely(!lcache_link_ok(next, npages)))
+			lcache_forged(b, next, npages);
+		lc->lc_bin[npages] = next;
 		lc->lc_room += npages << SM_PAGE_SHIFT;
 	}
 	return b;
@@ -144,7 +182,7 @@ SM_INLINE void *kmalloc_slow_body(size_t size, gfp_t gfp, void (*init)(void))
 	 * a whole-page allocation like any large one, rather than leave it
 	 * idle; otherwise it costs one lookup of an empty list. */
 	if (size <= SM_READ_ONCE(lcache_size_max) &&
-	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!sm_fault_active)) {
+	    likely(!(gfp & (__GFP_ZERO | __GFP_DMA))) && likely(!kmalloc_lcache_off)) {
 		void *b = lcache_take((size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT);
 		if (b) {
 			/* A cached block is in ZONE_NORMAL's grown part: the
@@ -268,8 +306,12 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	struct page *pg = sm_page_window(p);
 	if (likely(kfree_fast_try(p, pg, 0)))
 		return;
+	sm_debug_ra = __builtin_return_address(0);   /* for slub_debug */
 	kfree_page(p, caller, pg);
 }
+
+/* C++'s sized operator delete (api/cxx.cc), in malloc.c. */
+void sm_free_sized(void *p, size_t size, const char *caller);
 
 #pragma GCC visibility pop
 #endif /* SM_KMALLOC_H */

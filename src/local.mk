@@ -22,7 +22,8 @@ include src/api/local.mk
 
 lib_LTLIBRARIES += src/libslabmalloc.la
 src_libslabmalloc_la_SOURCES =
-nodist_EXTRA_src_libslabmalloc_la_SOURCES = src/dummy.c
+# A C++ member (api/cxx.cc): the library is linked as C++ (libstdc++).
+nodist_EXTRA_src_libslabmalloc_la_SOURCES = src/dummy.cxx
 src_libslabmalloc_la_LIBADD = src/libslabmalloc_core.la $(PTHREAD_LIBS)
 # -z nodelete: dlclose never unmaps the library. Threads that used it
 # still run its thread-exit hook (a pthread key destructor) when they exit,
@@ -30,7 +31,7 @@ src_libslabmalloc_la_LIBADD = src/libslabmalloc_core.la $(PTHREAD_LIBS)
 # (docs/malloc.md, "Loading with dlopen").
 src_libslabmalloc_la_LDFLAGS = -version-info $(SM_LT_VERSION) -no-undefined \
 	-Wl,-z,nodelete -export-symbols-regex '$(SM_EXPORT_REGEX)'
-SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*)$$
+SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*|_Zn[wa]m.*|_Zd[la]Pv.*)$$
 
 bin_SCRIPTS += tools/slabmalloc
 EXTRA_DIST += tools/slabmalloc.in tools/install-deps tools/setup

@@ -416,5 +416,24 @@ void vmap_prefork(void);
 void vmap_postfork_parent(void);
 void vmap_postfork_child(void);
 
+/* ---- kfence.c: sampled guarded allocations ----
+ *
+ * kfence_sample: one kmalloc refill in this many is served from the
+ * guarded pool (0: off; option sample=). kfence_alloc returns a guarded
+ * object of @size bytes (zeroed), or NULL when the size does not fit a page
+ * or the pool is full; kfence_owns says whether @p is in the pool;
+ * kfence_size checks that @p is a live object start (or reports) and
+ * returns its size; kfence_free checks its canaries, protects its page. */
+extern unsigned int kfence_sample;
+extern SM_TLS unsigned int kfence_countdown;
+void *kfence_alloc(size_t size, const void *ra);
+bool kfence_owns(const void *p);
+size_t kfence_size(const void *p, const char *caller);
+void kfence_free(void *p, const char *caller, const void *ra);
+unsigned long kfence_allocations(void);
+void kfence_prefork(void);
+void kfence_postfork_parent(void);
+void kfence_postfork_child(void);
+
 #pragma GCC visibility pop
 #endif /* SM_PAGE_ALLOC_H */

@@ -32,6 +32,11 @@
  * slot (struct page.slab_key) for free(), and an object freed twice is
  * reported as free() reports it ("free(): double free detected"). */
 #define SLAB_KMALLOC        0x80000000UL
+/* The slub_debug flags (debug.c): F, Z, P, U. */
+#define SLAB_DEBUG_FLAGS (SLAB_DEBUG_FREE | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER)
+/* Red-zone bytes added after each object of a cache created with
+ * SLAB_RED_ZONE in effect (the debug layout). */
+#define SLAB_DEBUG_PAD      16
 /* The flags kmem_cache_create() accepts; other bits are ignored. */
 #define SLAB_USER_FLAGS (SLAB_DEBUG_FREE | SLAB_RED_ZONE | SLAB_POISON | \
                          SLAB_HWCACHE_ALIGN | SLAB_CACHE_DMA | SLAB_STORE_USER | \
@@ -269,6 +274,11 @@ struct kmem_cache {
 
 	struct depot depot;
 	struct kmem_cache *next, *prev;  /* sm_cache_list */
+	unsigned long debug;             /* SLAB_DEBUG_FLAGS in effect (debug.c):
+	                                  * non-zero takes the cache off the
+	                                  * fast paths */
+	uint32_t     debug_pad;          /* red-zone bytes added to each object
+	                                  * at creation (0 without the layout) */
 	uint64_t     stat_alloc_slow, stat_free_slow, stat_refill, stat_flush;
 };
 
@@ -365,6 +375,38 @@ bool slab_size_ok(size_t size, size_t align, unsigned long flags);
  * and friends, named by @caller), then abort with a BUG line. */
 SM_COLD SM_NORETURN void slab_bad_free(const struct kmem_cache *c, const void *p,
                                        const char *caller);
+/* ---- slub_debug state (slab.c; the checks are debug.c's) ----
+ *
+ * The selection: @flags for every cache when @names is empty, else for the
+ * caches named in @names ('/'-separated, a trailing '*' matches a prefix).
+ * slab_cache_create applies it to each new cache (with the debug layout
+ * when it includes SLAB_RED_ZONE); debug.c applies it to existing ones. */
+void slab_debug_select(unsigned long flags, const char *names, size_t len);
+/* The slub_debug flags the selection gives a cache named @name with cache
+ * flags @cflags (its own SLAB_DEBUG_FLAGS included). */
+unsigned long slab_debug_selected(const char *name, unsigned long cflags);
+/* Give every cache the flags of the selection: its fast-path key and the
+ * slab_key of every page of its slabs follow (SM_TC_NONE's while any flag
+ * is set); @turned_off (if not NULL) is called, under sm_cache_list_lock,
+ * for each cache whose debugging ends. */
+void slab_debug_apply(void (*turned_off)(struct kmem_cache *c));
+/* Called with the start of each slab of a cache released to the page
+ * layer, once set (debug.c drops the slab's records). */
+extern void (*slab_release_hook)(struct kmem_cache *c, uintptr_t start);
+/* Is object @p of @c free in its slab's bitmap? (slab lock taken) */
+bool slab_obj_free(struct kmem_cache *c, const void *p);
+/* Bytes before object 0 of each slab of a cache with the debug layout: a
+ * left red zone for it (SLAB_DEBUG_PAD, rounded up to the alignment). */
+SM_INLINE size_t slab_left_pad(const struct kmem_cache *c)
+{
+	return c->debug_pad ? SM_ALIGN_UP((size_t)c->debug_pad, c->align) : 0;
+}
+/* Bytes of a slab of @c. */
+SM_INLINE size_t slab_size_bytes(const struct kmem_cache *c)
+{
+	return SM_PAGE_SIZE << c->order;
+}
+
 /* Take @c off the cache list and give back its id; list lock held. */
 void slab_cache_unlink_locked(struct kmem_cache *c);
 /* Release every slab of an unlinked cache @c that has no object allocated
@@ -387,6 +429,58 @@ void slab_prefork_slabs(void);
 void slab_postfork_parent_slabs(void);
 void slab_postfork_parent(void);
 void slab_postfork_child(void);
+
+/* ---- slub_debug checks (debug.c) ----
+ *
+ * For caches with c->debug set, which the fast paths never serve. */
+/* One object of @c out of its slab, checked (poison, zone of its last
+ * free), recorded as allocated with @orig bytes asked for and call site
+ * @ra, its red zone filled. NULL if the slab layer has none. */
+void *slab_debug_alloc(struct kmem_cache *c, gfp_t gfp, size_t orig, const void *ra);
+/* Free @p through @c (named @caller in reports) with every check, then
+ * back to its slab. Reports and aborts on bad input. */
+void slab_debug_free(struct kmem_cache *c, void *p, const char *caller, const void *ra);
+/* The F checks alone; RETURNS: the size asked for. */
+size_t slab_debug_check(struct kmem_cache *c, const void *p, const char *caller);
+/* Select @flags for the caches named in @names (every cache if @len is 0)
+ * and apply the selection to every existing cache. */
+void slab_debug_configure(unsigned long flags, const char *names, size_t len);
+/* Check the red zones of every allocated and the poison of every free
+ * object with a record; reports and aborts on the first fault.
+ * RETURNS: the objects checked. */
+int slab_debug_check_all(void);
+/* Non-zero while a debug selection is in effect (sized frees are then
+ * checked against the size asked for). */
+extern int slab_debug_active;
+/* The size asked for of allocation @p if a debug record knows it, else 0. */
+size_t slab_debug_size_of(const void *p);
+/* Is the program running under valgrind (and the library built with its
+ * client requests)? */
+bool slab_debug_valgrind(void);
+/* The leak report onto @fd. */
+void slab_debug_leak_report(int fd);
+/* Blocks above the slab sizes (kmalloc-large: @huge false; kmalloc-huge:
+ * true): the flags the selection gives them (ending large-block debugging
+ * empties the quarantine and drops the blocks' records); record an
+ * allocation of @orig bytes in a block of @usable bytes (its red zone
+ * filled); the F checks of a free (RETURNS: the size asked for); a free:
+ * checks, then true if the block was kept (poisoned, in quarantine), false
+ * if the caller gives it back. */
+unsigned long debug_block_flags(bool huge);
+void debug_block_alloc(void *p, size_t orig, size_t usable, bool huge,
+                       unsigned long flags, const void *ra);
+size_t debug_block_check(const void *p, size_t usable, bool huge, const char *caller);
+bool debug_block_free(void *p, size_t usable, bool huge, unsigned long flags,
+                      const char *caller, const void *ra);
+void slab_debug_prefork(void);
+void slab_debug_postfork_parent(void);
+void slab_debug_postfork_child(void);
+/* The call site the entry points of the kmalloc family leave for the
+ * debug checks, on their slow sides; consumed (reset) by the kmalloc
+ * layer. */
+extern SM_TLS const void *sm_debug_ra;
+/* Where the leak report goes at exit: "" none, "stderr", or a path. */
+extern char sm_leak_target[256];
 
 /* ---- magazine layer (magazine.c) ---- */
 

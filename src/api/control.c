@@ -7,7 +7,7 @@
  * initialised (so the environment's options are applied first), then call
  * options.c (parse and apply the string with its table) or stats.c.
  */
-#include "internal.h"
+#include "slab_internal.h"
 
 #include <errno.h>
 
@@ -39,4 +39,21 @@ SM_EXPORT void slabmalloc_meminfo(FILE *out)
 {
 	sm_ensure_init();
 	stats_meminfo(out);
+}
+
+/**
+ * slabmalloc_debug_check - check every object of the debugged caches now
+ *
+ * The red zone of every allocated object and the poison of every free one
+ * that slub_debug (debug=) has a record of are checked, as a free or an
+ * allocation would; the first fault is reported ("BUG <cache> ...") and
+ * the program aborts.
+ *
+ * CONTEXT: any thread; takes the debug lock.
+ * RETURNS: the number of objects checked.
+ */
+SM_EXPORT int slabmalloc_debug_check(void)
+{
+	sm_ensure_init();
+	return slab_debug_check_all();
 }

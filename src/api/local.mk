@@ -3,5 +3,5 @@
 # per-CPU variables.
 src_libslabmalloc_core_la_SOURCES += \
 	src/api/malloc.c src/api/slab_api.c src/api/page_api.c \
-	src/api/vmalloc_api.c src/api/control.c \
+	src/api/vmalloc_api.c src/api/control.c src/api/cxx.cc \
 	src/api/mempool.c src/api/percpu.c

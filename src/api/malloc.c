@@ -42,6 +42,7 @@ SM_EXPORT void *malloc(size_t size)
 	void *p = kmalloc_fast(size);
 	if (likely(p != NULL))
 		return p;
+	sm_debug_ra = __builtin_return_address(0);   /* for slub_debug */
 	return malloc_slow(size);                 /* sets errno on failure */
 }
 
@@ -58,6 +59,7 @@ SM_EXPORT void *calloc(size_t n, size_t size)
 		return NULL;
 	}
 	sm_ensure_init();
+	sm_debug_ra = __builtin_return_address(0);
 	void *p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
 	if (unlikely(!p))
 		errno = ENOMEM;
@@ -68,6 +70,7 @@ SM_EXPORT void *realloc(void *p, size_t size)
 {
 	if (!p)
 		return malloc(size);
+	sm_debug_ra = __builtin_return_address(0);
 	if (size == 0) {
 		kfree_slow(p, "realloc");
 		return NULL;
@@ -92,6 +95,7 @@ SM_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 static void *aligned_common(size_t align, size_t size)
 {
 	sm_ensure_init();
+	sm_debug_ra = __builtin_return_address(0);
 	void *p = kmalloc_aligned(align, size, MALLOC_GFP);
 	if (unlikely(!p))
 		errno = ENOMEM;
@@ -146,10 +150,31 @@ SM_EXPORT size_t malloc_usable_size(void *p)
 	return kmalloc_usable(p, "malloc_usable_size", false);
 }
 
+/* A sized free under slub_debug: the size must be the one asked for,
+ * when the allocation's record knows it. */
+static SM_NOINLINE void free_sized_debug(const void *p, size_t size, const char *caller)
+{
+	size_t asked = slab_debug_size_of(p);
+	if (asked && asked != size)
+		sm_fatal("%s(): size %zu does not match the allocation of %zu bytes (%p)",
+		         caller, size, asked, p);
+}
+
+/* C++'s sized delete (cxx.cc): checked under slub_debug, else a free. */
+void sm_free_sized(void *p, size_t size, const char *caller)
+{
+	if (unlikely(SM_READ_ONCE(slab_debug_active)) && p)
+		free_sized_debug(p, size, caller);
+	kfree_fast(p, caller);
+}
+
 /* C23: the size (and alignment) must be those of the allocation. A size
- * larger than the block is certainly wrong and is reported. */
+ * larger than the block is certainly wrong and is reported; under
+ * slub_debug, any size but the one asked for. */
 SM_EXPORT void free_sized(void *p, size_t size)
 {
+	if (unlikely(SM_READ_ONCE(slab_debug_active)) && p)
+		free_sized_debug(p, size, "free_sized");
 	if (p && size > kmalloc_usable(p, "free_sized", true))
 		sm_fatal("free_sized(): size %zu does not match the allocation (%p)", size, p);
 	kfree_fast(p, "free_sized");

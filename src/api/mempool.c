@@ -59,7 +59,7 @@
  * the parent releases them; the child re-initialises them and forgets the
  * waiters (those threads do not exist in the child).
  *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc,
+ * Floor 12 (src/layers.txt): built on the entry points (kmalloc,
  * kmem_cache_*, alloc_pages) like any caller; its fork handlers reach the
  * top through sm_fork_register.
  */

@@ -40,7 +40,7 @@
  * the parent does not exist in the child); if the forking thread itself held
  * a slot, it holds it again in the child, so its put_cpu() stays balanced.
  *
- * Floor 11 (src/layers.txt): built on the entry points (kmalloc); its
+ * Floor 12 (src/layers.txt): built on the entry points (kmalloc); its
  * fork handler reaches the top through sm_fork_register.
  */
 #include "internal.h"

@@ -24,6 +24,7 @@
  * way to its slowest step (kmalloc_slow_body). */
 static SM_NOINLINE void *kmalloc_entry(size_t size, gfp_t gfp)
 {
+	sm_debug_ra = __builtin_return_address(0);
 	return kmalloc_slow_body(size, gfp, sm_init_slow);
 }
 
@@ -59,6 +60,7 @@ SM_EXPORT void *slabmalloc_krealloc(const void *p, size_t new_size, gfp_t flags)
 {
 	if (!p)
 		return kmalloc_entry(new_size, flags);
+	sm_debug_ra = __builtin_return_address(0);
 	if (new_size == 0) {
 		kfree_slow(p, "krealloc");
 		return NULL;     /* the kernel returns ZERO_SIZE_PTR; NULL here */
@@ -147,6 +149,7 @@ SM_EXPORT int slabmalloc_kmem_cache_destroy(kmem_cache_t *c)
  * GFP flags say (__GFP_NOFAIL never returns NULL). */
 SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
+	sm_debug_ra = __builtin_return_address(0);  /* for slub_debug */
 	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL) &&
 	    should_failslab(c->name, c->object_size, gfp))
 		return NULL;
@@ -201,6 +204,10 @@ SM_EXPORT void *slabmalloc_kmem_cache_zalloc(kmem_cache_t *c, gfp_t gfp)
 SM_NOINLINE static void kmem_cache_free_other(struct kmem_cache *c, const void *obj)
 {
 	struct page *pg = sm_virt_to_page(obj);
+	if (obj && unlikely(SM_READ_ONCE(c->debug))) {
+		slab_debug_free(c, (void *)obj, "kmem_cache_free", __builtin_return_address(0));
+		return;
+	}
 	if (pg && slab_owns(c, pg, obj)) {
 		mag_free(c, (void *)obj);
 		return;

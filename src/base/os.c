@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,6 +258,25 @@ int os_protect_none(void *addr, size_t size)
 	return mprotect(addr, size, PROT_NONE);
 }
 
+int os_protect_rw(void *addr, size_t size)
+{
+	return mprotect(addr, size, PROT_READ | PROT_WRITE);
+}
+
+/* Install @fn as the SIGSEGV handler (SA_SIGINFO), the old one in @old;
+ * or, with @fn NULL, put @old back. */
+int os_segv_handler(void (*fn)(int, siginfo_t *, void *), struct sigaction *old)
+{
+	if (!fn)
+		return sigaction(SIGSEGV, old, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSEGV, &sa, old);
+}
+
 void *os_remap(void *old, size_t old_size, size_t new_size)
 {
 	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE);
@@ -315,6 +335,16 @@ uint64_t os_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int os_getpid(void)
+{
+	return (int)getpid();
+}
+
+int os_gettid(void)
+{
+	return (int)gettid();
 }
 
 void os_yield(void)

@@ -58,13 +58,22 @@
  * be handed out twice. A live object is never reported: it is on no
  * magazine and its bit is clear until it is freed.
  *
+ * slub_debug (debug.c): while a kmalloc-N cache is debugged the fast limits
+ * are 0, so every size reaches kmalloc_slower, which hands a debugged
+ * class to slab_debug_alloc with the size asked for (its orig_size); a
+ * free reaches kfree_classified, which hands it to slab_debug_free. Large
+ * and huge blocks under debugging (kmalloc_large_debug/kmalloc_huge_debug)
+ * are asked 16 bytes larger for a red zone, recorded, and bypass the
+ * per-thread lists. The entry points leave their return address in
+ * sm_debug_ra for the records.
+ *
  * The entry points above (malloc.c, slab_api.c) initialise the allocator
  * before they call down. A call from inside the initialising thread (a lower
  * layer's hook that mallocs) still finds the layers down, and is served from
  * bootmem with a small header; such blocks are recognised and handled by
  * free/realloc/usable-size.
  *
- * Floor 7 (src/layers.txt): calls magazine.c, slab.c, the page floors and
+ * Floor 8 (src/layers.txt): calls magazine.c, debug.c, slab.c, the page floors and
  * the base floor. The exported kmalloc family is in api/slab_api.c and the
  * malloc family in api/malloc.c.
  */
@@ -91,10 +100,27 @@ static bool kmalloc_ready;
 struct kmem_cache *kmalloc_caches[KMALLOC_NR_CLASSES];
 size_t kmalloc_small_limit, kmalloc_fast_limit;
 
+/* Is a kmalloc-N cache debugged (debug.c)? Then every kmalloc size takes
+ * the slow path, where the class's flags are looked at. */
+static bool kmalloc_debug_any(void)
+{
+	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++)
+		if (kmalloc_caches[i] && SM_READ_ONCE(kmalloc_caches[i]->debug))
+			return true;
+	return false;
+}
+
+int kmalloc_lcache_off;
+unsigned long kmalloc_large_debug, kmalloc_huge_debug;
+
 void kmalloc_update_fast_limit(void)
 {
+	SM_WRITE_ONCE(kmalloc_large_debug, debug_block_flags(false));
+	SM_WRITE_ONCE(kmalloc_huge_debug, debug_block_flags(true));
+	SM_WRITE_ONCE(kmalloc_lcache_off, SM_READ_ONCE(sm_fault_active) ||
+	                                  SM_READ_ONCE(kmalloc_large_debug) != 0);
 	bool open = __atomic_load_n(&kmalloc_ready, __ATOMIC_ACQUIRE) &&
-	            !SM_READ_ONCE(sm_fault_active) && !sm_tls_dynamic;
+	            !SM_READ_ONCE(sm_fault_active) && !sm_tls_dynamic && !kmalloc_debug_any();
 	SM_WRITE_ONCE(kmalloc_small_limit, open ? KMALLOC_SMALL_MAX + 1 : 0);
 	SM_WRITE_ONCE(kmalloc_fast_limit, open ? KMALLOC_MAX_CACHE_SIZE + 1 : 0);
 	slab_update_fast_paths();
@@ -157,6 +183,14 @@ static void lcache_open(void)
 	                 (size_t)KMALLOC_LARGE_NPAGES_MAX << SM_PAGE_SHIFT, __ATOMIC_RELEASE);
 }
 
+uintptr_t lcache_secret;
+
+void lcache_forged(const void *blk, const void *next, size_t npages)
+{
+	sm_fatal("malloc(): corrupted link in freed block %p of %zu pages (decodes to %p): "
+	         "write after free", blk, npages, next);
+}
+
 static void lcache_release(void *blk, size_t npages)
 {
 	sm_virt_to_page(blk)->flags &= ~PG_lcached;
@@ -184,7 +218,7 @@ static inline bool lcache_put(void *blk, size_t npages)
 	large_cache_fast_t *lc = lcache_fast();
 	if (bytes > lc->lc_room)
 		return false;
-	*(void **)blk = lc->lc_bin[npages];
+	*(void **)blk = lcache_link(blk, lc->lc_bin[npages]);
 	lc->lc_bin[npages] = blk;
 	lc->lc_room -= bytes;
 	return true;
@@ -205,7 +239,10 @@ static size_t lcache_flush(void)
 	for (size_t n = 0; n <= KMALLOC_LARGE_NPAGES_MAX; n++) {
 		while (lc->lc_bin[n]) {
 			void *b = lc->lc_bin[n];
-			lc->lc_bin[n] = *(void **)b;
+			void *next = lcache_link(b, *(void **)b);
+			if (next && unlikely(!lcache_link_ok(next, n)))
+				lcache_forged(b, next, n);
+			lc->lc_bin[n] = next;
 			lcache_release(b, n);
 		}
 	}
@@ -280,6 +317,7 @@ static inline struct kmem_cache *kmalloc_cache(size_t size, gfp_t gfp)
 void kmalloc_init(void)
 {
 	char name[SM_CACHE_NAME_MAX];
+	lcache_secret = os_random();
 	for (unsigned int i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		struct kmem_cache *c = kmalloc_class_create(i, false, name);
 		if (!c || c->id != KMALLOC_ID0 + i)
@@ -307,8 +345,47 @@ void kmalloc_init(void)
 
 /* ---- allocation ---- */
 
+/* The call site for slub_debug, left by the entry point. */
+static inline const void *kmalloc_debug_ra(void)
+{
+	const void *ra = sm_debug_ra;
+	sm_debug_ra = NULL;
+	return ra;
+}
+
+/* A large or huge block under slub_debug: 16 bytes more with Z, so that it
+ * has a red zone, then recorded (debug.c). */
+static SM_NOINLINE void *kmalloc_block_debug(size_t size, gfp_t gfp, bool huge)
+{
+	unsigned long f = huge ? kmalloc_huge_debug : kmalloc_large_debug;
+	size_t need = size + ((f & SLAB_RED_ZONE) ? 16 : 0);
+	void *p;
+	size_t usable;
+	if (!huge) {
+		if (need > KMALLOC_MAX_PAGES_SIZE)
+			need = size;
+		p = buddy_alloc_exact(need, gfp);
+		if (!p)
+			return NULL;
+		struct page *pg = sm_virt_to_page(p);
+		pg->flags = (pg->flags & ~PG_lcached) | PG_large;
+		usable = pg->exact.npages << SM_PAGE_SHIFT;
+	} else {
+		if (!(gfp & __GFP_WAIT))
+			return NULL;
+		p = vmap_alloc_cached(need, (gfp & __GFP_ZERO) != 0);
+		if (!p)
+			return NULL;
+		usable = vmap_size(p);
+	}
+	debug_block_alloc(p, size, usable, huge, f, kmalloc_debug_ra());
+	return p;
+}
+
 static void *kmalloc_large(size_t size, gfp_t gfp)
 {
+	if (unlikely(kmalloc_large_debug))
+		return kmalloc_block_debug(size, gfp, false);
 	size_t npages = (size + SM_PAGE_SIZE - 1) >> SM_PAGE_SHIFT;
 	void *p = (gfp & __GFP_DMA) || size > SM_READ_ONCE(lcache_size_max) ?
 	          NULL : lcache_take(npages);   /* Normal blocks */
@@ -329,6 +406,8 @@ static void *kmalloc_huge(size_t size, gfp_t gfp)
 {
 	if (!(gfp & __GFP_WAIT))
 		return NULL;             /* never map new memory without blocking */
+	if (unlikely(kmalloc_huge_debug))
+		return kmalloc_block_debug(size, gfp, true);
 	return vmap_alloc_cached(size, (gfp & __GFP_ZERO) != 0);
 }
 
@@ -347,6 +426,8 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 		struct kmem_cache *c = kmalloc_cache(size, gfp);
 		if (!c)
 			return NULL;
+		if (unlikely(SM_READ_ONCE(c->debug)))
+			return slab_debug_alloc(c, gfp, size, kmalloc_debug_ra());
 		p = mag_alloc(c, gfp);
 		if (p)
 			kmalloc_obj_out(c, p, gfp);
@@ -362,6 +443,14 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
  * retry policy is kmalloc_slower's, if that fails. */
 void *kmalloc_refill(size_t size, gfp_t gfp)
 {
+	/* kfence: one refill in kfence_sample is a guarded allocation. */
+	if (unlikely(kfence_sample) && ++kfence_countdown >= SM_READ_ONCE(kfence_sample) &&
+	    !(gfp & __GFP_DMA)) {
+		kfence_countdown = 0;
+		void *g = kfence_alloc(size, sm_debug_ra);
+		if (g)
+			return g;
+	}
 	struct kmem_cache *c = kmalloc_cache(size, gfp);
 	if (unlikely(!c))
 		return kmalloc_slower(size, gfp);
@@ -547,7 +636,7 @@ bool kmalloc_freed(const struct kmem_cache *c, const struct page *pg, const void
 }
 
 /* The state of a pointer that lands in our heap, for free/realloc/usable. */
-enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC };
+enum kobj_kind { KOBJ_SLAB, KOBJ_LARGE, KOBJ_HUGE, KOBJ_BOOT, KOBJ_GLIBC, KOBJ_KFENCE };
 
 /* Classify @p for @caller, which frees it when @freeing; aborts for a
  * pointer that is not an allocation of ours or is proven free. */
@@ -559,6 +648,12 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller, bool free
 	if (pg) {
 		struct kmem_cache *c = pg->slab_cache;
 		if (c) {
+			if (unlikely(SM_READ_ONCE(c->debug))) {
+				/* slub_debug: the checks, reported in its form. */
+				*cp = c;
+				*usable = slab_debug_check(c, p, caller);
+				return KOBJ_SLAB;
+			}
 			if (!(c->flags & SLAB_KMALLOC))
 				sm_fatal("%s(): pointer %p belongs to kmem cache '%s', not to malloc",
 				         caller, p, c->name);
@@ -574,6 +669,8 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller, bool free
 			if (pg->flags & PG_large) {
 				*pgp = pg;
 				*usable = pg->exact.npages << SM_PAGE_SHIFT;
+				if (unlikely(kmalloc_large_debug))
+					*usable = debug_block_check(p, *usable, false, caller);
 				return KOBJ_LARGE;
 			}
 			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
@@ -581,9 +678,15 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller, bool free
 		}
 		bad_page_pointer(caller, p);
 	}
+	if (kfence_owns(p)) {
+		*usable = kfence_size(p, caller);
+		return KOBJ_KFENCE;
+	}
 	size_t vs = vmap_size(p);
 	if (vs) {
 		*usable = vs;
+		if (unlikely(kmalloc_huge_debug))
+			*usable = debug_block_check(p, vs, true, caller);
 		return KOBJ_HUGE;
 	}
 	if (vmap_is_cached(p))
@@ -627,7 +730,7 @@ void kfree_page(const void *p, const char *caller, struct page *pg)
 	/* A live large block (PG_large is only ever set on the head page of
 	 * one) goes onto the thread's list for its page count when it fits. */
 	if (pg->flags & PG_large) {
-		if (!((uintptr_t)p & (SM_PAGE_SIZE - 1)) &&
+		if (!((uintptr_t)p & (SM_PAGE_SIZE - 1)) && likely(!kmalloc_lcache_off) &&
 		    lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags ^= PG_large | PG_lcached;
 			return;
@@ -663,26 +766,42 @@ static void kfree_classified(const void *p, const char *caller)
 	size_t usable = 0;
 	switch (kobj_classify(p, caller, true, &c, &pg, &usable)) {
 	case KOBJ_SLAB:
+		if (unlikely(SM_READ_ONCE(c->debug))) {
+			slab_debug_free(c, (void *)p, caller, kmalloc_debug_ra());
+			return;
+		}
 		mag_free(c, (void *)p);
 		return;
 	case KOBJ_LARGE:
+		usable = pg->exact.npages << SM_PAGE_SHIFT;
+		if (unlikely(kmalloc_large_debug) &&
+		    debug_block_free((void *)p, usable, false, kmalloc_large_debug, caller,
+		                     kmalloc_debug_ra()))
+			return;                  /* poisoned, in quarantine */
 		pg->flags &= ~PG_large;
 		if (sm_thread_state == SM_THREAD_NEW)
 			sm_thread_attach();      /* the exit hook flushes the lists */
 		lcache_arm();
-		if (pg->zone == ZONE_NORMAL && lcache_put((void *)p, pg->exact.npages)) {
+		if (pg->zone == ZONE_NORMAL && likely(!kmalloc_lcache_off) &&
+		    lcache_put((void *)p, pg->exact.npages)) {
 			pg->flags |= PG_lcached;
 			return;
 		}
 		buddy_free_exact((void *)p, usable, caller);
 		return;
 	case KOBJ_HUGE:
+		if (unlikely(kmalloc_huge_debug))
+			debug_block_free((void *)p, vmap_size(p), true, kmalloc_huge_debug, caller,
+			                 kmalloc_debug_ra());
 		vmap_free(p, caller);
 		return;
 	case KOBJ_BOOT:
 		return;          /* bootstrap blocks are few and tiny: kept */
 	case KOBJ_GLIBC:
 		__libc_free((void *)p);
+		return;
+	case KOBJ_KFENCE:
+		kfence_free((void *)p, caller, kmalloc_debug_ra());
 		return;
 	}
 }
@@ -719,13 +838,13 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 	 * on a busy lock without __GFP_WAIT: then keep the block if moving
 	 * would not save half of it. */
 	if (kind == KOBJ_LARGE && size > KMALLOC_MAX_CACHE_SIZE &&
-	    size <= KMALLOC_MAX_PAGES_SIZE) {
+	    size <= KMALLOC_MAX_PAGES_SIZE && !kmalloc_large_debug) {
 		if (buddy_resize_exact((void *)p, usable, size, gfp))
 			return (void *)p;
 		if (size <= usable && size > usable / 2)
 			return (void *)p;
 	}
-	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE) {
+	if (kind == KOBJ_HUGE && size > KMALLOC_MAX_PAGES_SIZE && !kmalloc_huge_debug) {
 		void *q = vmap_realloc((void *)p, size);
 		if (q)
 			return q;
@@ -733,12 +852,14 @@ void *krealloc_slow(const void *p, size_t size, gfp_t gfp, const char *caller)
 			sm_warn("%s: cannot remap %zu bytes", caller, size);
 		return NULL;
 	}
+	const void *ra = sm_debug_ra;            /* both halves are the caller's */
 	void *q = kmalloc_slow(size, gfp & ~__GFP_ZERO);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < usable ? size : usable);
 	if ((gfp & __GFP_ZERO) && size > usable)
 		memset((char *)q + usable, 0, size - usable);
+	sm_debug_ra = ra;
 	kfree_slow(p, caller);
 	return q;
 }

@@ -96,7 +96,7 @@
  *    allocation); the magazines of an exited thread wait in the depot until
  *    it is reaped.
  *
- * Floor 6 (src/layers.txt): calls slab.c, the page floors and the base
+ * Floor 7 (src/layers.txt): calls debug.c, slab.c, the page floors and the base
  * floor. It also holds the cache life cycle that needs both magazines and
  * slabs (cache_destroy, cache_shrink, cache_print_slabinfo), as libumem's
  * umem_cache_* functions do above its slab and depot layers.
@@ -546,6 +546,11 @@ static void mag_stale_free(struct magazine *stale)
 
 void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
+	if (unlikely(SM_READ_ONCE(c->debug))) {
+		const void *ra = sm_debug_ra ? sm_debug_ra : __builtin_return_address(0);
+		sm_debug_ra = NULL;
+		return slab_debug_alloc(c, gfp, c->object_size, ra);
+	}
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
 		return slab_alloc_one(c, gfp);
 	mag_maybe_start_reaper();
@@ -615,6 +620,10 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 
 void mag_free_slow(struct kmem_cache *c, void *obj)
 {
+	if (unlikely(SM_READ_ONCE(c->debug))) {
+		slab_debug_free(c, obj, "kmem_cache_free", __builtin_return_address(0));
+		return;
+	}
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(GFP_KERNEL)) {
 		slab_free_bulk(c, &obj, 1);
 		return;

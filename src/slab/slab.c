@@ -187,14 +187,19 @@ static int slab_calc_order(size_t stride)
 static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 {
 	size_t stride, a;
-	slab_calc_size(size, align, c->flags, &stride, &a);
+	slab_calc_size(size + c->debug_pad, align, c->flags, &stride, &a);
 	if (stride > UINT32_MAX)
 		return false;
 	int order = slab_calc_order(stride);
 	if (order < 0)
 		return false;
 	size_t bytes = SM_PAGE_SIZE << order;
-	size_t n = slab_fit(bytes, stride);
+	size_t left = c->debug_pad ? SM_ALIGN_UP((size_t)c->debug_pad, a) : 0;
+	if (left >= bytes)
+		return false;
+	size_t n = slab_fit(bytes - left, stride);
+	if (n == 0)
+		return false;
 
 	c->object_size = (uint32_t)size;
 	c->size = (uint32_t)stride;
@@ -204,7 +209,7 @@ static bool slab_calc_layout(struct kmem_cache *c, size_t size, size_t align)
 	c->bitmap_words = (uint32_t)((n + 63) / 64);
 	c->bitmap_off = (uint32_t)(n <= 64 ? bytes : bytes - SLAB_BITMAP_BYTES(n));
 	c->colour_step = (uint32_t)(a > SM_CACHELINE ? a : SM_CACHELINE);
-	c->colour_range = (uint32_t)((c->bitmap_off - n * stride) / c->colour_step + 1);
+	c->colour_range = (uint32_t)((c->bitmap_off - left - n * stride) / c->colour_step + 1);
 	c->colour_next = 0;
 
 	/* slab_obj_index: stride = odd << k; inverse of odd by Newton's
@@ -307,7 +312,8 @@ static bool slab_lock_gfp(struct kmem_cache *c, gfp_t gfp)
  * (free() finds the class through it), SM_TC_NONE's for the others. */
 static int32_t slab_page_key(const struct kmem_cache *c)
 {
-	if ((c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE) {
+	if ((c->flags & SLAB_KMALLOC) && c->id < SM_TC_INLINE &&
+	    !c->debug) {
 #if SM_TC_SEG_FS
 		if (sm_tls_dynamic)
 			return SM_TC_KEY_DYN_KMALLOC;
@@ -329,7 +335,7 @@ static struct page *slab_new(struct kmem_cache *c, gfp_t gfp)
 	sm_assert((base & (slab_bytes(c) - 1)) == 0);
 	uint32_t colour = __atomic_fetch_add(&c->colour_next, 1, __ATOMIC_RELAXED) %
 	                  c->colour_range * c->colour_step;
-	uintptr_t obj0 = base + colour;
+	uintptr_t obj0 = base + colour + slab_left_pad(c);
 	size_t npages = (size_t)1 << c->order;
 
 	/* kmalloc objects are freed by pointer alone: their pages name the
@@ -368,6 +374,10 @@ static void slab_release(struct kmem_cache *c, struct page *pg)
 {
 	uintptr_t obj0 = pg->slab_base;
 	size_t npages = (size_t)1 << c->order;
+	void (*hook)(struct kmem_cache *, uintptr_t) =
+		__atomic_load_n(&slab_release_hook, __ATOMIC_ACQUIRE);
+	if (hook)
+		hook(c, slab_start(c, pg));
 	if (c->dtor)
 		for (uint32_t i = 0; i < c->objects; i++)
 			c->dtor((void *)(obj0 + (size_t)i * c->size), c, 0);
@@ -583,6 +593,107 @@ void slab_free_bulk(struct kmem_cache *c, void **objs, unsigned int n)
 	slab_release_chain(c, chain);
 }
 
+/* Is object @p of @c free in its slab's bitmap? */
+bool slab_obj_free(struct kmem_cache *c, const void *p)
+{
+	uint64_t idx;
+	sm_mutex_lock(&c->slab_lock);
+	struct page *head = slab_obj_head(c, p, &idx, "kmem_cache_free");
+	bool free = (slab_bitmap(c, head)[idx / 64] >> (idx % 64)) & 1;
+	sm_mutex_unlock(&c->slab_lock);
+	return free;
+}
+
+/* ---- slub_debug selection ---- */
+
+static sm_slot_key_t slab_fast_key(const struct kmem_cache *c);
+
+void (*slab_release_hook)(struct kmem_cache *c, uintptr_t start);
+
+/* The selection (slab_internal.h), written under sm_cache_list_lock. */
+static unsigned long slab_dbg_flags;
+static char slab_dbg_names[256];
+
+void slab_debug_select(unsigned long flags, const char *names, size_t len)
+{
+	if (len >= sizeof slab_dbg_names)
+		len = sizeof slab_dbg_names - 1;
+	sm_mutex_lock(&sm_cache_list_lock);
+	slab_dbg_flags = flags & SLAB_DEBUG_FLAGS;
+	memcpy(slab_dbg_names, names, len);
+	slab_dbg_names[len] = 0;
+	sm_mutex_unlock(&sm_cache_list_lock);
+}
+
+/* Does @name match one of the '/'-separated patterns of @list? */
+static bool slab_dbg_name_match(const char *list, const char *name)
+{
+	size_t nlen = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t len = (size_t)(e - p);
+		if (len && p[len - 1] == '*') {
+			if (len - 1 <= nlen && memcmp(p, name, len - 1) == 0)
+				return true;
+		} else if (len == nlen && memcmp(p, name, len) == 0) {
+			return true;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
+/* The selection's flags for @name; sm_cache_list_lock held. */
+static unsigned long slab_dbg_selected_locked(const char *name, unsigned long cflags)
+{
+	if (cflags & SLAB_NOMAG)
+		return 0;        /* the allocator's own caches are never debugged */
+	unsigned long f = cflags & SLAB_DEBUG_FLAGS;
+	if (slab_dbg_flags && (!slab_dbg_names[0] || slab_dbg_name_match(slab_dbg_names, name)))
+		f |= slab_dbg_flags;
+	return f;
+}
+
+unsigned long slab_debug_selected(const char *name, unsigned long cflags)
+{
+	sm_mutex_lock(&sm_cache_list_lock);
+	unsigned long f = slab_dbg_selected_locked(name, cflags);
+	sm_mutex_unlock(&sm_cache_list_lock);
+	return f;
+}
+
+/* Set @c's debug flags; sm_cache_list_lock held. */
+static void slab_debug_set_locked(struct kmem_cache *c, unsigned long flags)
+{
+	sm_mutex_lock(&c->slab_lock);
+	__atomic_store_n(&c->debug, flags & SLAB_DEBUG_FLAGS, __ATOMIC_RELEASE);
+	int32_t key = slab_page_key(c);
+	struct page *lists[3] = { c->partial, c->full, c->empty };
+	for (int l = 0; l < 3; l++)
+		for (struct page *pg = lists[l]; pg; pg = pg->slab.next)
+			for (size_t i = 0; i < ((size_t)1 << c->order); i++)
+				__atomic_store_n(&pg[i].slab_key, key, __ATOMIC_RELEASE);
+	sm_mutex_unlock(&c->slab_lock);
+	__atomic_store_n(&c->cc_key, slab_fast_key(c), __ATOMIC_RELEASE);
+}
+
+void slab_debug_apply(void (*turned_off)(struct kmem_cache *c))
+{
+	sm_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+		unsigned long was = c->debug;
+		unsigned long f = slab_dbg_selected_locked(c->name, c->flags);
+		if (f == was)
+			continue;
+		slab_debug_set_locked(c, f);
+		if (!f && turned_off)
+			turned_off(c);
+	}
+	sm_mutex_unlock(&sm_cache_list_lock);
+}
+
 /* ---- caches ---- */
 
 static void slab_cache_init_fields(struct kmem_cache *c, const char *name,
@@ -613,7 +724,8 @@ static sm_slot_key_t slab_fast_key(const struct kmem_cache *c)
 	if (sm_tls_dynamic)
 		return SM_TC_KEY_DYN_NONE;
 #endif
-	uint32_t slot = c->id >= SM_TC_INLINE || SM_READ_ONCE(sm_fault_active) ?
+	uint32_t slot = c->id >= SM_TC_INLINE || SM_READ_ONCE(sm_fault_active) ||
+	                SM_READ_ONCE(c->debug) ?
 	                SM_TC_NONE : c->id;
 	return sm_slot_key((uint32_t)(slot * sizeof(struct cpu_cache)));
 }
@@ -696,7 +808,15 @@ struct kmem_cache *slab_cache_create(const char *name, size_t size, size_t align
 	}
 	memset(c, 0, sizeof(*c));
 	slab_cache_init_fields(c, name, flags, ctor, dtor);
-	if (!slab_calc_layout(c, size, align)) {
+	/* slub_debug: the selection in effect now, with the debug layout (a
+	 * red zone after every object) when it includes SLAB_RED_ZONE. */
+	c->debug = slab_debug_selected(c->name, flags);
+	if (c->debug & SLAB_RED_ZONE) {
+		c->debug_pad = SLAB_DEBUG_PAD;
+		if (!slab_calc_layout(c, size, align))
+			c->debug_pad = 0;        /* no room: zones in the slack only */
+	}
+	if (!c->debug_pad && !slab_calc_layout(c, size, align)) {
 		slab_free_bulk(&slab_cache_cache, (void **)&c, 1);
 		errno = EINVAL;
 		return NULL;
@@ -813,11 +933,12 @@ static bool slab_validate_slab(struct kmem_cache *c, struct page *pg, uint32_t l
 	    pg->slab.colour / c->colour_step >= c->colour_range)
 		BAD("slab_validate %s: slab %p colour %u out of range\n", c->name,
 		    (void *)start, pg->slab.colour);
-	if (pg->slab.colour + (size_t)c->objects * c->size > c->bitmap_off)
+	if (pg->slab.colour + slab_left_pad(c) + (size_t)c->objects * c->size > c->bitmap_off)
 		BAD("slab_validate %s: slab %p objects overlap the bitmap\n", c->name,
 		    (void *)start);
 	for (size_t i = 0; i < npages; i++) {
-		if (pg[i].slab_cache != c || pg[i].slab_base != start + pg->slab.colour ||
+		if (pg[i].slab_cache != c ||
+		    pg[i].slab_base != start + pg->slab.colour + slab_left_pad(c) ||
 		    pg[i].slab_key != slab_page_key(c)) {
 			BAD("slab_validate %s: page %lu of slab %p: cache %p base %lx key %d\n",
 			    c->name, (unsigned long)i, (void *)start, (void *)pg[i].slab_cache,

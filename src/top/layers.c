@@ -30,18 +30,22 @@ void sm_prefork_layers(void)
 {
 	slab_prefork();
 	mag_prefork();
+	slab_debug_prefork();
 	slab_prefork_slabs();
 	buddy_prefork();
 	vmap_prefork();
+	kfence_prefork();
 	sm_fork_leaves_prepare();
 }
 
 void sm_postfork_parent_layers(void)
 {
 	sm_fork_leaves_parent();
+	kfence_postfork_parent();
 	vmap_postfork_parent();
 	buddy_postfork_parent();
 	slab_postfork_parent_slabs();
+	slab_debug_postfork_parent();
 	mag_postfork_parent();
 	slab_postfork_parent();
 }
@@ -49,8 +53,10 @@ void sm_postfork_parent_layers(void)
 void sm_postfork_child_layers(void)
 {
 	sm_fork_leaves_child();
+	kfence_postfork_child();
 	vmap_postfork_child();
 	buddy_postfork_child();
+	slab_debug_postfork_child();
 	mag_postfork_child();
 	slab_postfork_child();
 }

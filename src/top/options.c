@@ -15,6 +15,7 @@
  * applies them in order. Unknown keys get a warning and are skipped, so that
  * an option string written for a newer version still works.
  */
+#define _GNU_SOURCE 1   /* memmem */
 #include "kmalloc.h"
 
 #include <errno.h>
@@ -82,6 +83,103 @@ static int opt_fail_page_alloc(struct opt_val val, bool apply, char *err, size_t
 	return fault_parse(FAULT_PAGE_ALLOC, val.v, val.len, apply, err, errlen);
 }
 
+/* slub_debug (debug.c): the selection as the options last set it, so that
+ * leak= can add owner tracking to it. */
+static unsigned long opt_dbg_flags;
+static char opt_dbg_names[256];
+static size_t opt_dbg_len;
+static bool opt_dbg_given;               /* debug= seen */
+
+static void opt_debug_commit(void)
+{
+	unsigned long f = opt_dbg_flags;
+	if (sm_leak_target[0])
+		f |= SLAB_STORE_USER;    /* the leak report needs the call sites */
+	slab_debug_configure(f, opt_dbg_names, f ? opt_dbg_len : 0);
+	kmalloc_update_fast_limit();
+}
+
+/*
+ * debug=FLAGS[:NAME/NAME...]: FLAGS are letters of F (sanity checks),
+ * Z (red zones), P (poisoning), U (owner tracking), L (leak report at exit
+ * on stderr, implies U); "-", "0", "off" or "none" turn debugging off.
+ * NAMEs select caches by name, a trailing '*' matching a prefix; without
+ * them every cache is selected.
+ */
+static int opt_debug(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	unsigned long flags = 0;
+	bool leak = false;
+	size_t i = 0;
+	const char *names = "";
+	size_t nlen = 0;
+	if ((val.len == 1 && (val.v[0] == '-' || val.v[0] == '0')) ||
+	    (val.len == 3 && memcmp(val.v, "off", 3) == 0) ||
+	    (val.len == 4 && memcmp(val.v, "none", 4) == 0)) {
+		i = val.len;
+	} else {
+		for (; i < val.len && val.v[i] != ':'; i++) {
+			switch (val.v[i]) {
+			case 'F': case 'f': flags |= SLAB_DEBUG_FREE; break;
+			case 'Z': case 'z': flags |= SLAB_RED_ZONE; break;
+			case 'P': case 'p': flags |= SLAB_POISON; break;
+			case 'U': case 'u': flags |= SLAB_STORE_USER; break;
+			case 'L': case 'l': flags |= SLAB_STORE_USER; leak = true; break;
+			default:
+				set_err(err, errlen, "expects letters of FZPUL, optionally "
+				        ":CACHE/CACHE... (a trailing * matches a prefix), or off");
+				return -1;
+			}
+		}
+		if (!flags) {
+			set_err(err, errlen, "expects at least one of the letters F Z P U L");
+			return -1;
+		}
+		if (i < val.len) {
+			names = val.v + i + 1;
+			nlen = val.len - i - 1;
+			if (nlen == 0 || nlen >= sizeof opt_dbg_names || names[0] == '/' ||
+			    names[nlen - 1] == '/' || memmem(names, nlen, "//", 2)) {
+				set_err(err, errlen, "expects cache names after ':', separated "
+				        "by '/', 255 bytes at most");
+				return -1;
+			}
+		}
+	}
+	if (!apply)
+		return 0;
+	opt_dbg_given = true;
+	opt_dbg_flags = flags;
+	memcpy(opt_dbg_names, names, nlen);
+	opt_dbg_names[nlen] = 0;
+	opt_dbg_len = nlen;
+	if (leak && !sm_leak_target[0])
+		memcpy(sm_leak_target, "stderr", 7);
+	opt_debug_commit();
+	return 0;
+}
+
+/* leak=stderr|PATH|none: the leak report at exit; owner tracking is added
+ * to the debug selection (every cache when debug= named none). */
+static int opt_leak(struct opt_val val, bool apply, char *err, size_t errlen)
+{
+	if (val.len == 0 || val.len >= sizeof sm_leak_target) {
+		set_err(err, errlen, "expects stderr, none or a path shorter than 256 bytes");
+		return -1;
+	}
+	if (!apply)
+		return 0;
+	if ((val.len == 4 && memcmp(val.v, "none", 4) == 0) ||
+	    (val.len == 1 && val.v[0] == '0')) {
+		sm_leak_target[0] = 0;
+	} else {
+		memcpy(sm_leak_target, val.v, val.len);
+		sm_leak_target[val.len] = 0;
+	}
+	opt_debug_commit();
+	return 0;
+}
+
 /* Numeric options: a range, a unit scale, and where the value goes. */
 enum opt_width { OPT_U32, OPT_U64, OPT_INT, OPT_SIZE };
 
@@ -110,6 +208,12 @@ static const struct opt_desc {
 	{ "fail_slab", opt_fail_slab, "failslab fault injection (docs/fault-injection.md)",
 	  NULL, 0, 0, 0, 0 },
 	{ "fail_page_alloc", opt_fail_page_alloc, "fail_page_alloc fault injection",
+	  NULL, 0, 0, 0, 0 },
+	{ "sample", NULL, "kmalloc refills per guarded (kfence) allocation, 0 (off) to 1000000",
+	  &kfence_sample, OPT_U32, 0, 1000000, 1 },
+	{ "debug", opt_debug, "slub_debug checks FZPUL[:CACHE/...] or off (docs/debugging.md)",
+	  NULL, 0, 0, 0, 0 },
+	{ "leak", opt_leak, "stderr|PATH|none: objects still allocated, at exit",
 	  NULL, 0, 0, 0, 0 },
 };
 
@@ -204,4 +308,10 @@ void options_init(void)
 	const char *s = os_getenv("SLABMALLOC_OPTIONS");
 	if (s && *s)
 		options_apply(s, "SLABMALLOC_OPTIONS");
+	/* Under valgrind every block goes through the debug paths, which
+	 * describe them to memcheck, unless debug= chose otherwise. */
+	if (!opt_dbg_given && slab_debug_valgrind()) {
+		opt_dbg_flags = SLAB_DEBUG_FREE;
+		opt_debug_commit();
+	}
 }

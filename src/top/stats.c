@@ -8,7 +8,7 @@
  * Counters are read without locks: the figures are a snapshot, each one
  * exact at some moment, not all at the same moment.
  *
- * Floor 8 (src/layers.txt), beside options.c: it reads the layers below
+ * Floor 9 (src/layers.txt), beside options.c: it reads the layers below
  * and prints. The exit report runs from init.c's library destructor, so it
  * is part of every link, static ones included (init.o is always pulled in,
  * stats.o with it). slabmalloc_meminfo, the entry point, is in
@@ -91,3 +91,4 @@ void stats_at_exit(void)
 	stats_report(f);
 	fclose(f);
 }
+

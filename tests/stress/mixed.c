@@ -7,9 +7,13 @@
 #include "kmalloc.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { THREADS = 4, SLOTS = 1024, STEPS = 150000, SHARED = 256 };
+enum { THREADS = 4, SLOTS = 1024, SHARED = 256 };
+/* Steps per thread: 150000, or MIXED_STEPS from the environment (the
+ * slub_debug run, tests/stress/debug.sh, takes fewer). */
+static int STEPS = 150000;
 
 static kmem_cache_t *objcache;
 static unsigned long ctor_calls;
@@ -181,6 +185,9 @@ static int validate_all(void)
 
 int main(void)
 {
+	const char *steps = getenv("MIXED_STEPS");
+	if (steps && atoi(steps) > 0)
+		STEPS = atoi(steps);
 	objcache = kmem_cache_create("stress_obj", sizeof(struct obj), 0, SLAB_HWCACHE_ALIGN,
 	                             obj_ctor, NULL);
 	ok(objcache != NULL, "shared cache with a constructor");
