@@ -306,7 +306,7 @@ SM_INLINE void kfree_fast(const void *p, const char *caller)
 	struct page *pg = sm_page_window(p);
 	if (likely(kfree_fast_try(p, pg, 0)))
 		return;
-	sm_debug_ra = __builtin_return_address(0);   /* for slub_debug */
+	SM_DEBUG_RA();
 	kfree_page(p, caller, pg);
 }
 

@@ -479,6 +479,13 @@ void slab_debug_postfork_child(void);
  * debug checks, on their slow sides; consumed (reset) by the kmalloc
  * layer. */
 extern SM_TLS const void *sm_debug_ra;
+/* Record the caller of an entry point for slub_debug's owner tracking, on
+ * its slow side; only while debugging is on, so that a release run pays a
+ * predictable branch, not a store into TLS. */
+#define SM_DEBUG_RA() do { \
+	if (unlikely(SM_READ_ONCE(slab_debug_active))) \
+		sm_debug_ra = __builtin_return_address(0); \
+} while (0)
 /* Where the leak report goes at exit: "" none, "stderr", or a path. */
 extern char sm_leak_target[256];
 

@@ -42,7 +42,7 @@ SM_EXPORT void *malloc(size_t size)
 	void *p = kmalloc_fast(size);
 	if (likely(p != NULL))
 		return p;
-	sm_debug_ra = __builtin_return_address(0);   /* for slub_debug */
+	SM_DEBUG_RA();
 	return malloc_slow(size);                 /* sets errno on failure */
 }
 
@@ -59,7 +59,7 @@ SM_EXPORT void *calloc(size_t n, size_t size)
 		return NULL;
 	}
 	sm_ensure_init();
-	sm_debug_ra = __builtin_return_address(0);
+	SM_DEBUG_RA();
 	void *p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
 	if (unlikely(!p))
 		errno = ENOMEM;
@@ -70,7 +70,7 @@ SM_EXPORT void *realloc(void *p, size_t size)
 {
 	if (!p)
 		return malloc(size);
-	sm_debug_ra = __builtin_return_address(0);
+	SM_DEBUG_RA();
 	if (size == 0) {
 		kfree_slow(p, "realloc");
 		return NULL;
@@ -95,7 +95,7 @@ SM_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 static void *aligned_common(size_t align, size_t size)
 {
 	sm_ensure_init();
-	sm_debug_ra = __builtin_return_address(0);
+	SM_DEBUG_RA();
 	void *p = kmalloc_aligned(align, size, MALLOC_GFP);
 	if (unlikely(!p))
 		errno = ENOMEM;

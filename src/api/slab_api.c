@@ -24,7 +24,7 @@
  * way to its slowest step (kmalloc_slow_body). */
 static SM_NOINLINE void *kmalloc_entry(size_t size, gfp_t gfp)
 {
-	sm_debug_ra = __builtin_return_address(0);
+	SM_DEBUG_RA();
 	return kmalloc_slow_body(size, gfp, sm_init_slow);
 }
 
@@ -60,7 +60,7 @@ SM_EXPORT void *slabmalloc_krealloc(const void *p, size_t new_size, gfp_t flags)
 {
 	if (!p)
 		return kmalloc_entry(new_size, flags);
-	sm_debug_ra = __builtin_return_address(0);
+	SM_DEBUG_RA();
 	if (new_size == 0) {
 		kfree_slow(p, "krealloc");
 		return NULL;     /* the kernel returns ZERO_SIZE_PTR; NULL here */
@@ -149,7 +149,7 @@ SM_EXPORT int slabmalloc_kmem_cache_destroy(kmem_cache_t *c)
  * GFP flags say (__GFP_NOFAIL never returns NULL). */
 SM_NOINLINE static void *kmem_cache_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 {
-	sm_debug_ra = __builtin_return_address(0);  /* for slub_debug */
+	SM_DEBUG_RA();
 	if (unlikely(sm_fault_active) && !(gfp & __GFP_NOFAIL) &&
 	    should_failslab(c->name, c->object_size, gfp))
 		return NULL;
