@@ -227,6 +227,17 @@ size_t os_rss_bytes(void);           /* resident set, from /proc/self/statm */
  * arena lives (slabmalloc never uses brk). */
 void os_brk_range(uintptr_t *lo, uintptr_t *hi);
 bool os_is_mapped(const void *addr);  /* the page of @addr is mapped */
+/* Shared segments for the introspection service (docs/introspection.md):
+ * create or take over @dir/@name (0700 directory, 0600 file, owned by the
+ * effective user), locked for this process and mapped shared. RETURNS: the
+ * descriptor (and *@map), or -1. */
+int os_seg_open(const char *dir, const char *name, size_t size, void **map);
+void os_seg_close(int fd, void *map, size_t size);
+void os_seg_unlink(const char *path);
+void os_futex_wait(uint32_t *addr, uint32_t val);   /* process-shared */
+void os_futex_wake(uint32_t *addr);
+int os_getpid(void);
+unsigned int os_geteuid(void);
 
 /* ---- bootmem (bootmem.c) ---- */
 
@@ -369,6 +380,19 @@ void sm_fork_register(const struct sm_fork_ops *ops);
 void sm_fork_leaves_prepare(void);   /* init.c's fork handlers call these */
 void sm_fork_leaves_parent(void);
 void sm_fork_leaves_child(void);
+
+/* The introspection service (api/introspect.c, docs/introspection.md) sets
+ * this hook once its segment exists; the magazine layer's slow paths call
+ * it (sm_introspect_poll) before they touch anything, so it may publish
+ * statistics (try-locks only) and start the service thread when a tool
+ * has asked. NULL (one predictable branch) in a process without one. */
+extern void (*sm_introspect_hook)(void);
+SM_INLINE void sm_introspect_poll(void)
+{
+	void (*h)(void) = __atomic_load_n(&sm_introspect_hook, __ATOMIC_RELAXED);
+	if (unlikely(h != NULL))
+		h();
+}
 
 /* ---- the top: options.c, stats.c, init.c, layers.c ---- */
 

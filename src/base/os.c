@@ -458,3 +458,100 @@ bool os_is_mapped(const void *addr)
 	errno = saved;
 	return mapped;
 }
+
+/* ---- shared segments and futexes (the introspection service) ----
+ *
+ * os_seg_open() creates (or takes over) the file @name in the directory
+ * @dir, both private to the effective user (0700 and 0600; a directory
+ * that exists with another owner or wider modes is refused), holds a
+ * whole-file write lock on it (fcntl F_SETLK: it belongs to this process,
+ * is not inherited by fork and is released by exec or exit, so other
+ * processes can tell a live segment from a stale one), sizes it and maps it
+ * shared. A file that exists unlocked is a stale one (a previous process
+ * with the same pid, or this pid before an exec): it is taken over. The
+ * descriptor is close-on-exec. RETURNS: the descriptor, or -1. */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+
+int os_seg_open(const char *dir, const char *name, size_t size, void **map)
+{
+	int saved = errno;
+	int fd = -1, dfd = -1;
+	struct stat st;
+	*map = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		goto out;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077))
+		goto out;
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETLK, &fl) != 0 || ftruncate(fd, 0) != 0 ||
+	    ftruncate(fd, (off_t)size) != 0)
+		goto fail;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	*map = p;
+	goto out;
+fail:
+	close(fd);
+	fd = -1;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	errno = saved;
+	return fd;
+}
+
+/* Unmap and close a segment (the lock goes with the descriptor). */
+void os_seg_close(int fd, void *map, size_t size)
+{
+	int saved = errno;
+	if (map)
+		munmap(map, size);
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+void os_seg_unlink(const char *path)
+{
+	int saved = errno;
+	unlink(path);
+	errno = saved;
+}
+
+/* Wait while *@addr == @val on a futex shared between processes (the word
+ * is in a MAP_SHARED mapping, so no FUTEX_PRIVATE_FLAG). Spurious wake-ups
+ * are the caller's to handle. */
+void os_futex_wait(uint32_t *addr, uint32_t val)
+{
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wake(uint32_t *addr)
+{
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	errno = saved;
+}
+
+int os_getpid(void)
+{
+	return (int)getpid();
+}
+
+unsigned int os_geteuid(void)
+{
+	return (unsigned int)geteuid();
+}
