@@ -218,6 +218,7 @@ void os_close(int fd);
 int os_cpu_id(void);                 /* rseq cpu_id when registered, else sched_getcpu */
 int os_ncpus_configured(void);
 uint64_t os_now_ns(void);            /* CLOCK_MONOTONIC */
+uint64_t os_now_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: cheaper */
 void os_yield(void);
 void os_sleep_ns(uint64_t ns);
 uintptr_t os_random(void);           /* from AT_RANDOM, then a mixer */

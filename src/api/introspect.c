@@ -18,7 +18,8 @@
  *
  * 2. Snapshot. The magazine layer's slow paths call sm_introspect_poll()
  *    before they touch anything (as they start the depot reaper). At most
- *    once per SMI_PUBLISH_NS (one clock read per slow path decides) it
+ *    once per SMI_PUBLISH_NS (a coarse clock read on one slow path in
+ *    SMI_CLOCK_EVERY of each thread decides) it
  *    fills the snapshot: per cache the /proc/slabinfo 2.1 figures and the
  *    rounds held in magazines, free blocks per order per zone, the meminfo
  *    totals. From a slow path the caller may hold any allocator lock, so
@@ -74,6 +75,9 @@ static uint64_t smi_next_publish_ns;
 static uint64_t smi_count;
 static pthread_mutex_t smi_pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smi_snapshot smi_buf;      /* filled under smi_pub_lock */
+/* A thread's slow paths read the clock one time in SMI_CLOCK_EVERY. */
+#define SMI_CLOCK_EVERY 16
+static SM_TLS unsigned int smi_tick;
 
 /* ---- filling a snapshot ---- */
 
@@ -320,7 +324,7 @@ static SM_NOINLINE void smi_open(uint32_t source, bool may_block)
 	smi_fd = fd;
 	smi_publish(s, source, may_block);
 	__atomic_store_n(&s->smi_magic, SMI_MAGIC, __ATOMIC_RELEASE);
-	smi_next_publish_ns = os_now_ns() + SMI_PUBLISH_NS;
+	smi_next_publish_ns = os_now_coarse_ns() + SMI_PUBLISH_NS;
 	__atomic_store_n(&smi_seg, s, __ATOMIC_RELEASE);
 }
 
@@ -339,7 +343,9 @@ static void smi_poll(void)
 	bool asked = SM_READ_ONCE(s->req_seq) != SM_READ_ONCE(s->resp_seq);
 	if (unlikely(asked) && !SM_READ_ONCE(smi_service_started))
 		smi_start_service(s);
-	uint64_t now = os_now_ns();
+	if (smi_tick++ & (SMI_CLOCK_EVERY - 1))
+		return;
+	uint64_t now = os_now_coarse_ns();
 	if (now >= SM_READ_ONCE(smi_next_publish_ns) &&
 	    smi_publish(s, SMI_SRC_SLOWPATH, false))
 		SM_WRITE_ONCE(smi_next_publish_ns, now + SMI_PUBLISH_NS);

@@ -317,6 +317,15 @@ uint64_t os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE: the last tick's time (a few ms of resolution),
+ * read without the TSC: for rate limits on slow paths. */
+uint64_t os_now_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void os_yield(void)
 {
 	sched_yield();
