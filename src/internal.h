@@ -29,6 +29,8 @@
  *                            control.c (slabmalloc_config, meminfo)
  *   11     api/mempool.c     reserves and per-CPU variables, built on the
  *          api/percpu.c      entry points
+ *   12     api/introspect.c  the live statistics segment and service thread
+ *                            (slabmalloc-top, slabmalloc-ctl); sets a hook
  *
  * How a lower layer tells a higher one something without calling it up:
  * a hook the higher layer sets (sm_reclaim_hook, sm_fault_notify), state
@@ -49,6 +51,12 @@
  *   6. zone lock              buddy.c: DMA before NORMAL
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
+ *
+ * The introspection service's publication lock (introspect.c) sits
+ * between 1 and 2: its service thread takes it, then the cache-list,
+ * thread-list, depot, slab and bootmem locks. Slow paths, which may hold
+ * any lock, only try-lock it and everything under it. The fork handlers
+ * leave it alone (the child re-initialises it).
  *
  * Mempool and percpu locks are leaves: no allocator lock is ever taken while
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),

@@ -52,9 +52,11 @@
  *    is recognised as stale by the tools, and taken over by the next
  *    process with that pid.
  *
- * Locks: smi_pub_lock (a leaf: nothing is taken while it is held but the
- * cache-list, thread-list and slab locks, in their order, and only
- * try-locked from slow paths) serialises the writers of the snapshot.
+ * Locks: smi_pub_lock serialises the writers of the snapshot. The service
+ * thread takes it, then the cache-list, thread-list, depot, slab and
+ * bootmem locks in their order (internal.h); a slow path, which may hold
+ * any allocator lock, only try-locks it and everything under it, and skips
+ * the publication when one is busy. The child of a fork re-initialises it.
  */
 #include "kmalloc.h"
 #include "introspect.h"
