@@ -22,6 +22,8 @@
  *   7      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
  *   8      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
  *          top/stats.c       the meminfo summary and the exit report
+ *          top/introspect.c  the live statistics segment and service thread
+ *                            (slabmalloc-top, slabmalloc-ctl)
  *   9      top/init.c        lazy initialisation, thread exit, fork handlers
  *          top/layers.c      the list of layers, in order
  *   10     api/ files        the entry points: malloc.c (the C/POSIX family),
@@ -29,8 +31,6 @@
  *                            control.c (slabmalloc_config, meminfo)
  *   11     api/mempool.c     reserves and per-CPU variables, built on the
  *          api/percpu.c      entry points
- *   12     api/introspect.c  the live statistics segment and service thread
- *                            (slabmalloc-top, slabmalloc-ctl); sets a hook
  *
  * How a lower layer tells a higher one something without calling it up:
  * a hook the higher layer sets (sm_reclaim_hook, sm_fault_notify), state
@@ -52,7 +52,7 @@
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
  *
- * The introspection service's publication lock (introspect.c) sits
+ * The introspection service's publication lock (top/introspect.c) sits
  * between 1 and 2: its service thread takes it, then the cache-list,
  * thread-list, depot, slab and bootmem locks. Slow paths, which may hold
  * any lock, only try-lock it and everything under it. The fork handlers
@@ -390,7 +390,7 @@ void sm_fork_leaves_prepare(void);   /* init.c's fork handlers call these */
 void sm_fork_leaves_parent(void);
 void sm_fork_leaves_child(void);
 
-/* The introspection service (api/introspect.c, docs/introspection.md) sets
+/* The introspection service (top/introspect.c, docs/introspection.md) sets
  * this hook once its segment exists; the magazine layer's slow paths call
  * it (sm_introspect_poll) before they touch anything, so it may publish
  * statistics (try-locks only) and start the service thread when a tool
@@ -406,6 +406,11 @@ SM_INLINE void sm_introspect_poll(void)
 /* ---- the top: options.c, stats.c, init.c, layers.c ---- */
 
 void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
+/* introspect.c: the live statistics segment (docs/introspection.md),
+ * started and ended by init.c's constructor and destructor. */
+void introspect_start(void);
+void introspect_exit(void);
+void introspect_postfork_child(void);
 /* Parse "key=value,..." and apply it, all or nothing; @origin names the
  * string in messages. RETURNS: 0, or -1 (a one-line message was printed). */
 int options_apply(const char *s, const char *origin);

@@ -2,7 +2,7 @@
 /*
  * introspect.h — the layout of the statistics segment that a process using
  * slabmalloc shares with slabmalloc-top and slabmalloc-ctl
- * (docs/introspection.md). Included by the library (api/introspect.c) and
+ * (docs/introspection.md). Included by the library (top/introspect.c) and
  * by the tools (tools/smi.c); it depends on nothing else of the library.
  *
  * The segment is a file of the tmpfs /dev/shm, one per process:

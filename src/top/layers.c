@@ -48,6 +48,7 @@ void sm_postfork_parent_layers(void)
 
 void sm_postfork_child_layers(void)
 {
+	introspect_postfork_child();
 	sm_fork_leaves_child();
 	vmap_postfork_child();
 	buddy_postfork_child();

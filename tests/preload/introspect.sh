@@ -12,7 +12,7 @@ T="timeout 30"
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
-	exec 3>&- 4>&- 2>/dev/null
+	exec 3>&- 4>&- 5>&- 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -170,6 +170,32 @@ PY
 	exec 4>&-
 else
 	skip "python3" "python3 not installed"
+fi
+
+# ---- a statically linked program (no LD_PRELOAD) ----
+cc=${SM_CC:-cc}
+if [ -f "$top_builddir/src/.libs/libslabmalloc.a" ] &&
+   $cc -static -o "$tmp/smi_static" "$top_srcdir/tests/preload/smi_target.c" \
+	"$top_builddir/src/.libs/libslabmalloc.a" -lpthread >"$tmp/static.err" 2>&1; then
+	mkfifo "$tmp/sin"
+	"$tmp/smi_static" <"$tmp/sin" >"$tmp/sout" 2>&1 &
+	xp=$!
+	pids="$pids $xp"
+	exec 5>"$tmp/sin"
+	wait_for "$tmp/sout" "^ready 0"
+	[ -f "/dev/shm/slabmalloc-$(id -u)/$xp" ]
+	ok $? "a statically linked program publishes its segment too"
+	$T "$ctl" --timeout=300 "$xp" meminfo >/dev/null 2>&1
+	ok $? "... answers while idle"
+	echo "alloc 5000" >&5
+	wait_for "$tmp/sout" "^ready 1"
+	$T "$ctl" "$xp" slabinfo >"$tmp/x1" 2>"$tmp/x1.err"; st=$?
+	x=$(field "$tmp/x1" kmalloc-224 2)
+	[ $st -eq 0 ] && [ ! -s "$tmp/x1.err" ] && [ -n "$x" ] && [ "$x" -ge 19000 ]
+	ok $? "... and its service thread answers after it allocated (kmalloc-224: $x active)"
+	exec 5>&-
+else
+	skip "a statically linked program" "cannot link statically: $(head -c 200 "$tmp/static.err")"
 fi
 
 # ---- refusals ----

@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT *
- * Floor 12 (src/layers.txt): calls the top (sm_ensure_init), kmalloc.c,
- * magazine.c, slab.c, the page floors and the base floor. Nothing calls
- * it: it sets the base floor's sm_introspect_hook.
+ * Floor 8 (src/layers.txt), beside options.c and stats.c: calls kmalloc.c,
+ * magazine.c, slab.c, the page floors and the base floor. init.c starts
+ * it from its constructor and ends it from its destructor (the file every
+ * link pulls in, so static links have the service too), layers.c runs its
+ * fork child handler; the magazine layer reaches it through the base
+ * floor's sm_introspect_hook.
  */
 /*
  * introspect.c — live introspection of a running process from outside:
  * the statistics segment and the service thread behind slabmalloc-top and
  * slabmalloc-ctl (docs/introspection.md; the layout is introspect.h).
  *
- * 1. Rendezvous. A library constructor creates /dev/shm/slabmalloc-UID/PID
+ * 1. Rendezvous. The library constructor (init.c, introspect_start)
+ *    creates /dev/shm/slabmalloc-UID/PID
  *    (0700 directory, 0600 file: only the process's user and root can open
  *    it), locks it with a whole-file fcntl write lock (so a tool can tell a
  *    live segment from a stale one with F_GETLK), maps it shared and
- *    publishes a first snapshot. That is all an uninspected process pays:
- *    a handful of system calls at start and one page of tmpfs. A
- *    destructor unlinks the file at exit.
+ *    publishes a first snapshot. That is all an uninspected process pays
+ *    at start: a handful of system calls and a few pages of tmpfs. The
+ *    library destructor unlinks the file at exit (introspect_exit).
  *
  * 2. Snapshot. The magazine layer's slow paths call sm_introspect_poll()
  *    before they touch anything (as they start the depot reaper). At most
@@ -45,7 +49,8 @@
  *    outside.
  *
  * 4. Fork and exec. The segment belongs to the process that created it:
- *    the fork child handler unmaps and closes the parent's (the child has
+ *    the fork child handler (introspect_postfork_child, run by layers.c)
+ *    unmaps and closes the parent's (the child has
  *    no record lock on it, and no service thread), and the child creates
  *    its own at its first slow path, under its own pid. exec closes the
  *    descriptor (close-on-exec), which drops the lock: the file left behind
@@ -355,11 +360,14 @@ static void smi_poll(void)
 
 /* ---- fork, start, exit ---- */
 
-static void smi_fork_nothing(void)
-{
-}
-
-static void smi_fork_child(void)
+/**
+ * introspect_postfork_child - the fork child gives up its parent's segment
+ *
+ * The child has no record lock on it and no service thread; it makes its
+ * own segment at its first slow path (smi_poll).
+ * CONTEXT: the fork child handler (layers.c), single-threaded.
+ */
+void introspect_postfork_child(void)
 {
 	struct smi_segment *s = smi_seg;
 	pthread_mutex_init(&smi_pub_lock, NULL);
@@ -373,27 +381,28 @@ static void smi_fork_child(void)
 	smi_child_pending = 1;
 }
 
-static const struct sm_fork_ops smi_fork_ops = {
-	smi_fork_nothing, smi_fork_nothing, smi_fork_child,
-};
-
-__attribute__((constructor(102)))
-static void smi_constructor(void)
+/**
+ * introspect_start - create the segment and arm the slow-path hook
+ * CONTEXT: the library constructor (init.c), after initialisation.
+ */
+void introspect_start(void)
 {
-	sm_ensure_init();
+	if (smi_seg)
+		return;
 	smi_open(SMI_SRC_START, true);
-	if (smi_seg) {
-		sm_fork_register(&smi_fork_ops);
+	if (smi_seg)
 		__atomic_store_n(&sm_introspect_hook, smi_poll, __ATOMIC_RELEASE);
-	}
 }
 
-/* The file goes at exit; the mapping stays (other threads may still be in
- * a slow path). A process that dies by a signal or _exit leaves a stale
- * file, unlocked, which the tools recognise and the next process with the
- * same pid takes over. */
-__attribute__((destructor))
-static void smi_destructor(void)
+/**
+ * introspect_exit - remove the segment's file
+ *
+ * The mapping stays (other threads may still be in a slow path). A process
+ * that dies by a signal or _exit leaves a stale file, unlocked, which the
+ * tools recognise and the next process with the same pid takes over.
+ * CONTEXT: the library destructor (init.c).
+ */
+void introspect_exit(void)
 {
 	if (smi_seg && smi_path[0] && smi_pid == os_getpid())
 		os_seg_unlink(smi_path);
