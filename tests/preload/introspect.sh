@@ -3,7 +3,9 @@
 # under LD_PRELOAD with no option: a multi-threaded C program and python3,
 # read from outside while they run (idle between commands); the figures
 # move as they allocate; trim lowers RSS; forked children get their own
-# segment; bad PIDs get a clear refusal. Every wait is bounded.
+# segment; bad PIDs get a clear refusal. Every wait is bounded (the FIFOs
+# are opened read-write, which never blocks, and every tool runs under
+# timeout).
 . "$top_srcdir/tests/preload/lib.sh"
 ctl="$top_builddir/tools/slabmalloc-ctl"
 top="$top_builddir/tools/slabmalloc-top"
@@ -48,7 +50,7 @@ mkfifo "$tmp/in"
 LD_PRELOAD="$SM_LIB" "$target" <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 tp=$!
 pids="$pids $tp"
-exec 3>"$tmp/in"
+exec 3<>"$tmp/in"
 wait_for "$tmp/out" "^ready 0"; ok $? "the C program started under LD_PRELOAD"
 [ -f "/dev/shm/slabmalloc-$(id -u)/$tp" ]
 ok $? "it published its segment /dev/shm/slabmalloc-UID/PID"
@@ -149,7 +151,7 @@ PY
 	PYTHONMALLOC=malloc LD_PRELOAD="$SM_LIB" python3 "$tmp/t.py" <"$tmp/pin" >"$tmp/pout" 2>&1 &
 	pp=$!
 	pids="$pids $pp"
-	exec 4>"$tmp/pin"
+	exec 4<>"$tmp/pin"
 	wait_for "$tmp/pout" "^ready"
 	ok $? "python3 started under LD_PRELOAD"
 	$T "$ctl" --timeout=300 "$pp" meminfo >"$tmp/pm0" 2>/dev/null; ok $? "python3: meminfo while idle"
@@ -181,7 +183,7 @@ if [ -f "$top_builddir/src/.libs/libslabmalloc.a" ] &&
 	"$tmp/smi_static" <"$tmp/sin" >"$tmp/sout" 2>&1 &
 	xp=$!
 	pids="$pids $xp"
-	exec 5>"$tmp/sin"
+	exec 5<>"$tmp/sin"
 	wait_for "$tmp/sout" "^ready 0"
 	[ -f "/dev/shm/slabmalloc-$(id -u)/$xp" ]
 	ok $? "a statically linked program publishes its segment too"
@@ -222,7 +224,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
 	LD_PRELOAD="$SM_LIB" "$target" <"$tmp/in2" >"$tmp/out2" 2>&1 &
 	rp=$!
 	pids="$pids $rp"
-	exec 3>"$tmp/in2"
+	exec 3<>"$tmp/in2"
 	wait_for "$tmp/out2" "^ready 0"
 	$T setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" "$rp" slabinfo >/dev/null 2>"$tmp/e4"; st=$?
 	[ $st -eq 2 ] && grep -q "permission denied" "$tmp/e4"
