@@ -50,6 +50,13 @@
  *     from sbrk(0)), where glibc's main arena lives; os_is_mapped() asks
  *     mincore() whether an address's page is mapped, without touching it.
  *
+ *  6. Shared segments and futexes, for the introspection service
+ *     (top/introspect.c): os_seg_open() creates or takes over a file in a
+ *     directory private to the user, locks it with fcntl (a lock that
+ *     belongs to the process, so other processes can tell a live file from
+ *     a stale one) and maps it shared; os_futex_wait/wake work on words of
+ *     such a mapping across processes.
+ *
  *  Locks: none. Fork: nothing to do (os_random's state is per process and
  *  re-mixed with the clock on each call, so parent and child diverge).
  *
@@ -65,6 +72,9 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
 #ifdef HAVE_SYS_RSEQ_H
 #include <sys/rseq.h>
@@ -479,10 +489,6 @@ bool os_is_mapped(const void *addr)
  * shared. A file that exists unlocked is a stale one (a previous process
  * with the same pid, or this pid before an exec): it is taken over. The
  * descriptor is close-on-exec. RETURNS: the descriptor, or -1. */
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <linux/futex.h>
-
 int os_seg_open(const char *dir, const char *name, size_t size, void **map)
 {
 	int saved = errno;
