@@ -99,6 +99,28 @@ awk '/^ +OBJS/ { on = 1; next } on { print $NF }' "$tmp/top2" >"$tmp/names"
 sort -c "$tmp/names" 2>/dev/null; ok $? "-s n sorts by name"
 $T "$top" --once -s z "$tp" >/dev/null 2>&1; [ $? -eq 1 ]; ok $? "a bad sort key is refused"
 
+# The interactive screen, in a terminal that tmux provides: it draws the
+# caches, re-sorts on a key and quits on q.
+if command -v tmux >/dev/null 2>&1; then
+	sock="$tmp/tmux.sock"
+	tmux -S "$sock" new-session -d -x 120 -y 40 "$top -d 0.3 $tp" 2>/dev/null
+	i=0; while ! tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "OBJS ACTIVE" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	tmux -S "$sock" capture-pane -p >"$tmp/screen1" 2>/dev/null
+	grep -q "OBJS ACTIVE" "$tmp/screen1" && grep -q "sorted by o" "$tmp/screen1"
+	ok $? "slabmalloc-top draws its screen in a terminal"
+	tmux -S "$sock" send-keys n 2>/dev/null
+	i=0; while ! tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sorted by n" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	tmux -S "$sock" capture-pane -p 2>/dev/null | grep -q "sorted by n"
+	ok $? "the n key sorts by name"
+	tmux -S "$sock" send-keys q 2>/dev/null
+	i=0; while tmux -S "$sock" has-session 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	! tmux -S "$sock" has-session 2>/dev/null
+	ok $? "q quits"
+	tmux -S "$sock" kill-server 2>/dev/null
+else
+	skip "slabmalloc-top in a terminal" "tmux not installed"
+fi
+
 # trim: 200 MiB freed, then given back at once.
 echo "big 200" >&3
 wait_for "$tmp/out" "^ready 3"
