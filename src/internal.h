@@ -242,6 +242,8 @@ bool os_is_mapped(const void *addr);  /* the page of @addr is mapped */
  * descriptor (and *@map), or -1. */
 int os_seg_open(const char *dir, const char *name, size_t size, void **map);
 void os_seg_close(int fd, void *map, size_t size);
+/* Remove stale (unlocked, 2 s old) segments of @dir, @max entries at most. */
+void os_seg_sweep(const char *dir, unsigned int max);
 void os_seg_unlink(const char *path);
 void os_futex_wait(uint32_t *addr, uint32_t val);   /* process-shared */
 void os_futex_wake(uint32_t *addr);

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "smi.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,6 +73,37 @@ bool smi_alive(int pid)
 	       state != 'Z' && state != 'X';
 }
 
+/* An unlocked segment unchanged for 2 s belongs to no process: its owner
+ * died without its destructor (killed, abort()) or exec'd. (A live process
+ * locks its file as soon as it has created it.) */
+static bool stale(int fd, const struct stat *st)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	return S_ISREG(st->st_mode) && st->st_mtime + 2 < time(NULL) &&
+	       fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
+/* Remove the stale segments of @dir (the tools hold no segment lock). */
+static void sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && stale(fd, &st))
+			unlinkat(dirfd(d), e->d_name, 0);
+		close(fd);
+	}
+	closedir(d);
+}
+
 int smi_attach(int pid, struct smi_client *cl, char *err, size_t errlen)
 {
 	long euid;
@@ -94,7 +126,10 @@ int smi_attach(int pid, struct smi_client *cl, char *err, size_t errlen)
 		         pid, cl->comm, euid);
 		return SMI_EXIT_TARGET;
 	}
-	snprintf(cl->path, sizeof cl->path, SMI_DIR_FMT "/%d", (unsigned int)euid, pid);
+	char dir[64];
+	snprintf(dir, sizeof dir, SMI_DIR_FMT, (unsigned int)euid);
+	sweep(dir);
+	snprintf(cl->path, sizeof cl->path, "%s/%d", dir, pid);
 	cl->fd = open(cl->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (cl->fd < 0) {
 		if (errno == EACCES || errno == EPERM)
@@ -118,12 +153,17 @@ int smi_attach(int pid, struct smi_client *cl, char *err, size_t errlen)
 	}
 	if (fcntl(cl->fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK || fl.l_pid != pid) {
 		/* Nobody holds it: left by an earlier process with this pid, or
-		 * by this one before an exec. */
-		if (fl.l_type == F_UNLCK)
+		 * by this one before an exec; or created this instant. */
+		bool gone = stale(cl->fd, &st);
+		if (gone)
 			unlink(cl->path);
-		snprintf(err, errlen, "process %d (%s) does not use slabmalloc "
-		         "(a stale segment of an earlier process was found%s)",
-		         pid, cl->comm, fl.l_type == F_UNLCK ? " and removed" : "");
+		if (fl.l_type == F_UNLCK && !gone)
+			snprintf(err, errlen, "process %d (%s) is starting: its segment is "
+			         "not ready yet", pid, cl->comm);
+		else
+			snprintf(err, errlen, "process %d (%s) does not use slabmalloc "
+			         "(a stale segment of an earlier process was found%s)",
+			         pid, cl->comm, gone ? " and removed" : "");
 		smi_detach(cl);
 		return SMI_EXIT_TARGET;
 	}

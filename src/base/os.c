@@ -526,6 +526,48 @@ out:
 	return fd;
 }
 
+/* Remove the stale segments of @dir (see os_seg_open), looking at @max
+ * entries at most: regular files of the effective user, unchanged for 2 s
+ * (a live process locks its file as soon as it has created it) and locked
+ * by no one. The caller must hold no segment lock in @dir: closing a
+ * descriptor of a file drops the caller's own locks on it. Reads the
+ * directory with getdents64 into a stack buffer: nothing is allocated. */
+void os_seg_sweep(const char *dir, unsigned int max)
+{
+	int saved = errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		goto out;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	char buf[4096] __attribute__((aligned(8)));
+	unsigned int seen = 0;
+	long n;
+	while (seen < max && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n && seen < max;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen;
+			         unsigned char type; char name[]; } *d = (void *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9')
+				continue;
+			seen++;
+			int fd = openat(dfd, d->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			if (fd < 0)
+				continue;
+			struct stat st;
+			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+			    st.st_mtime + 2 < now.tv_sec &&
+			    fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+				unlinkat(dfd, d->name, 0);
+			close(fd);
+		}
+	}
+	close(dfd);
+out:
+	errno = saved;
+}
+
 /* Unmap and close a segment (the lock goes with the descriptor). */
 void os_seg_close(int fd, void *map, size_t size)
 {

@@ -48,7 +48,13 @@
  *    signal handler is installed; nothing reads the process's memory from
  *    outside.
  *
- * 4. Fork and exec. The segment belongs to the process that created it:
+ * 4. Stale files. A process killed by a signal (or by abort()) leaves its
+ *    file, unlocked. One process start in SMI_SWEEP_ONE_IN removes up to
+ *    SMI_SWEEP_MAX of those (os_seg_sweep), the tools remove all of them
+ *    each time they run, and a new process with the same pid takes its
+ *    file over.
+ *
+ * 5. Fork and exec. The segment belongs to the process that created it:
  *    the fork child handler (introspect_postfork_child, run by layers.c)
  *    unmaps and closes the parent's (the child has
  *    no record lock on it, and no service thread), and the child creates
@@ -84,6 +90,9 @@ static pthread_mutex_t smi_pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smi_snapshot smi_buf;      /* filled under smi_pub_lock */
 /* A thread's slow paths read the clock one time in SMI_CLOCK_EVERY. */
 #define SMI_CLOCK_EVERY 16
+/* Stale files swept at start: by one process in 32, 64 entries at most. */
+#define SMI_SWEEP_ONE_IN 32
+#define SMI_SWEEP_MAX 64
 static SM_TLS unsigned int smi_tick;
 
 /* ---- filling a snapshot ---- */
@@ -318,6 +327,12 @@ static SM_NOINLINE void smi_open(uint32_t source, bool may_block)
 	snprintf(dir, sizeof dir, SMI_DIR_FMT, uid);
 	snprintf(name, sizeof name, "%d", smi_pid);
 	snprintf(smi_path, sizeof smi_path, "%s/%s", dir, name);
+	/* One start in SMI_SWEEP_ONE_IN clears up to SMI_SWEEP_MAX stale files
+	 * of processes that died without their destructor (killed, abort()):
+	 * a few system calls on average, and the directory stays small. Before
+	 * our own file exists, so that no lock of ours can be dropped. */
+	if (source == SMI_SRC_START && (os_random() & (SMI_SWEEP_ONE_IN - 1)) == 0)
+		os_seg_sweep(dir, SMI_SWEEP_MAX);
 	void *map;
 	int fd = os_seg_open(dir, name, SMI_SEG_BYTES, &map);
 	if (fd < 0)

@@ -235,6 +235,22 @@ ok $? "a plain sleep is refused: $(cat "$tmp/e2")"
 $T "$top" --once "$sp" >/dev/null 2>"$tmp/e3"; st=$?
 [ $st -eq 2 ] && grep -q "does not use slabmalloc" "$tmp/e3"
 ok $? "slabmalloc-top refuses it too"
+# A stale segment (its process died without its destructor): the tools
+# remove it, and say so when it is the one asked for.
+sd="/dev/shm/slabmalloc-$(id -u)"
+mkdir -p "$sd" && chmod 700 "$sd"
+sleep 30 &
+sp2=$!
+pids="$pids $sp2"
+for f in 999999998 "$sp2"; do
+	head -c 4096 /dev/zero >"$sd/$f" && chmod 600 "$sd/$f" && touch -d '1 minute ago' "$sd/$f"
+done
+$T "$ctl" "$sp2" slabinfo >/dev/null 2>"$tmp/e5"; st=$?
+[ $st -eq 2 ] && grep -q "does not use slabmalloc" "$tmp/e5"
+ok $? "a stale segment under a live pid is not taken for a live one: $(cat "$tmp/e5")"
+[ ! -e "$sd/999999998" ] && [ ! -e "$sd/$sp2" ]
+ok $? "the tools remove stale segments"
+kill "$sp2" 2>/dev/null
 $T "$ctl" notapid slabinfo >/dev/null 2>&1; [ $? -eq 1 ]; ok $? "a PID that is not a number is a usage error"
 kill "$sp" 2>/dev/null
 

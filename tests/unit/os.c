@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,44 @@ static void test_segments(void)
 	os_seg_close(fd, map, 8192);
 	os_seg_unlink(path);
 	ok(access(path, F_OK) != 0, "os_seg_unlink removes it");
+
+	/* The sweep: an old unlocked file goes; a fresh one (being created)
+	 * and a locked one (a live process's) stay. */
+	char old_[128], fresh[128], held[128];
+	snprintf(old_, sizeof old_, "%s/11", dir);
+	snprintf(fresh, sizeof fresh, "%s/12", dir);
+	snprintf(held, sizeof held, "%s/13", dir);
+	int a = open(old_, O_CREAT | O_RDWR, 0600), b = open(fresh, O_CREAT | O_RDWR, 0600);
+	close(a);
+	close(b);
+	struct timespec past[2] = { { time(NULL) - 60, 0 }, { time(NULL) - 60, 0 } };
+	utimensat(AT_FDCWD, old_, past, 0);
+	int up[2], down[2];      /* child -> parent, parent -> child */
+	ok(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	alarm(30);               /* a regression fails rather than hangs */
+	pid_t holder = fork();
+	if (holder == 0) {
+		void *m;
+		int hfd = os_seg_open(dir, "13", 4096, &m);
+		char c = hfd >= 0 ? 'y' : 'n';
+		close(down[1]);
+		write(up[1], &c, 1);
+		read(down[0], &c, 1);            /* until the parent is done */
+		_exit(0);
+	}
+	close(down[0]);
+	char c = 0;
+	read(up[0], &c, 1);
+	utimensat(AT_FDCWD, held, past, 0);
+	os_seg_sweep(dir, 64);
+	ok(access(old_, F_OK) != 0, "os_seg_sweep removes an old unlocked segment");
+	ok(access(fresh, F_OK) == 0, "... keeps one created this instant");
+	ok(c == 'y' && access(held, F_OK) == 0, "... keeps a live process's");
+	close(down[1]);
+	waitpid(holder, NULL, 0);
+	alarm(0);
+	unlink(fresh);
+	unlink(held);
 
 	/* A directory that others may enter is refused. */
 	chmod(dir, 0777);
