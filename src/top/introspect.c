@@ -68,6 +68,7 @@
  * bootmem locks in their order (internal.h); a slow path, which may hold
  * any allocator lock, only try-locks it and everything under it, and skips
  * the publication when one is busy. The child of a fork re-initialises it.
+ * All are taken through sm_mutex_* (internal.h), which keep sm_lock_depth.
  */
 #include "kmalloc.h"
 #include "introspect.h"
@@ -112,8 +113,8 @@ static bool smi_fill_caches(struct smi_snapshot *ss, bool may_block,
                             uint64_t *slab_bytes, uint64_t *active_bytes)
 {
 	if (may_block)
-		pthread_mutex_lock(&sm_cache_list_lock);
-	else if (pthread_mutex_trylock(&sm_cache_list_lock) != 0)
+		sm_mutex_lock(&sm_cache_list_lock);
+	else if (sm_mutex_trylock(&sm_cache_list_lock) != 0)
 		return false;
 	unsigned int n = 0;
 	for (struct kmem_cache *c = sm_cache_list; c && n < SMI_MAX_CACHES; c = c->next) {
@@ -121,17 +122,17 @@ static bool smi_fill_caches(struct smi_snapshot *ss, bool may_block,
 		if (may_block) {
 			cached = mag_count_cached(c);
 		} else if (!mag_count_cached_try(c, &cached)) {
-			pthread_mutex_unlock(&sm_cache_list_lock);
+			sm_mutex_unlock(&sm_cache_list_lock);
 			return false;
 		}
 		unsigned long active, slabs, empty;
 		if (may_block)
-			pthread_mutex_lock(&c->slab_lock);
+			sm_mutex_lock(&c->slab_lock);
 		active = SM_READ_ONCE(c->active_objs);
 		slabs = SM_READ_ONCE(c->nr_slabs);
 		empty = SM_READ_ONCE(c->nr_empty);
 		if (may_block)
-			pthread_mutex_unlock(&c->slab_lock);
+			sm_mutex_unlock(&c->slab_lock);
 		struct smi_cache *r = &ss->ss_caches[n++];
 		smi_name(r->sc_name, sizeof r->sc_name, c->name);
 		r->sc_limit = r->sc_batch = r->sc_sharedfactor = 0;
@@ -153,7 +154,7 @@ static bool smi_fill_caches(struct smi_snapshot *ss, bool may_block,
 		*slab_bytes += (uint64_t)slabs << (c->order + SM_PAGE_SHIFT);
 		*active_bytes += (uint64_t)active * c->size;
 	}
-	pthread_mutex_unlock(&sm_cache_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
 	ss->ss_nr_caches = n;
 	return true;
 }
@@ -199,8 +200,8 @@ static bool smi_fill(struct smi_snapshot *ss, bool may_block)
 static bool smi_publish(struct smi_segment *s, uint32_t source, bool may_block)
 {
 	if (may_block)
-		pthread_mutex_lock(&smi_pub_lock);
-	else if (pthread_mutex_trylock(&smi_pub_lock) != 0)
+		sm_mutex_lock(&smi_pub_lock);
+	else if (sm_mutex_trylock(&smi_pub_lock) != 0)
 		return false;
 	bool done = smi_fill(&smi_buf, may_block);
 	if (done) {
@@ -213,7 +214,7 @@ static bool smi_publish(struct smi_segment *s, uint32_t source, bool may_block)
 		memcpy(&s->snap, &smi_buf, sizeof smi_buf);
 		__atomic_store_n(&s->smi_gen, g + 2, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&smi_pub_lock);
+	sm_mutex_unlock(&smi_pub_lock);
 	return done;
 }
 
@@ -249,10 +250,10 @@ static void smi_serve(struct smi_segment *s)
 		break;
 	}
 	case SMI_CMD_SHRINK: {
-		pthread_mutex_lock(&sm_cache_list_lock);
+		sm_mutex_lock(&sm_cache_list_lock);
 		struct kmem_cache *c = smi_find_cache(arg);
 		if (!c) {
-			pthread_mutex_unlock(&sm_cache_list_lock);
+			sm_mutex_unlock(&sm_cache_list_lock);
 			status = -ENOENT;
 			snprintf(text, SMI_TEXT_MAX, "no cache named '%s'\n", arg);
 			break;
@@ -260,7 +261,7 @@ static void smi_serve(struct smi_segment *s)
 		unsigned long before = SM_READ_ONCE(c->nr_slabs);
 		cache_shrink(c);
 		unsigned long after = SM_READ_ONCE(c->nr_slabs);
-		pthread_mutex_unlock(&sm_cache_list_lock);
+		sm_mutex_unlock(&sm_cache_list_lock);
 		snprintf(text, SMI_TEXT_MAX, "shrink %s: %lu slabs -> %lu slabs\n",
 		         arg, before, after);
 		break;
