@@ -241,6 +241,7 @@ bool os_is_mapped(const void *addr);  /* the page of @addr is mapped */
  * effective user), locked for this process and mapped shared. RETURNS: the
  * descriptor (and *@map), or -1. */
 int os_seg_open(const char *dir, const char *name, size_t size, void **map);
+/* Close it; the mapping becomes private zero pages (async-signal-safe). */
 void os_seg_close(int fd, void *map, size_t size);
 /* Remove stale (unlocked, 2 s old) segments of @dir, @max entries at most. */
 void os_seg_sweep(const char *dir, unsigned int max);

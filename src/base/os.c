@@ -568,12 +568,17 @@ out:
 	errno = saved;
 }
 
-/* Unmap and close a segment (the lock goes with the descriptor). */
+/* Close a segment (the lock goes with the descriptor) and replace its
+ * shared mapping by private zero pages at the same address: code that was
+ * interrupted while writing to it (a fork from a signal handler) carries on
+ * into memory of its own, harmlessly, rather than fault or write into
+ * another process's segment. Async-signal-safe. */
 void os_seg_close(int fd, void *map, size_t size)
 {
 	int saved = errno;
 	if (map)
-		munmap(map, size);
+		mmap(map, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (fd >= 0)
 		close(fd);
 	errno = saved;

@@ -380,7 +380,10 @@ static void smi_poll(void)
  * introspect_postfork_child - the fork child gives up its parent's segment
  *
  * The child has no record lock on it and no service thread; it makes its
- * own segment at its first slow path (smi_poll).
+ * own segment at its first slow path (smi_poll). The old mapping becomes
+ * private memory rather than going away: a fork from a signal handler may
+ * have interrupted this thread inside smi_poll or smi_publish, which then
+ * finish writing there.
  * CONTEXT: the fork child handler (layers.c), single-threaded.
  */
 void introspect_postfork_child(void)
