@@ -24,6 +24,8 @@
  *   8      slab/kmalloc.c    size classes, the kmalloc-N caches, large blocks
  *   9      top/options.c     SLABMALLOC_OPTIONS: writes the layers' tunables
  *          top/stats.c       the meminfo summary and the exit reports
+ *          top/introspect.c  the live statistics segment and service thread
+ *                            (slabmalloc-top, slabmalloc-ctl)
  *   10     top/init.c        lazy initialisation, thread exit, fork handlers
  *          top/layers.c      the list of layers, in order
  *   11     api/ files        the entry points: malloc.c (the C/POSIX family),
@@ -54,6 +56,12 @@
  *   7. vmalloc lock           vmalloc.c: registry of huge mappings
  *   8. bootmem lock           bootmem.c
  *   9. kf_lock                kfence.c: the guarded pool (a leaf)
+ *
+ * The introspection service's publication lock (top/introspect.c) sits
+ * between 1 and 2: its service thread takes it, then the cache-list,
+ * thread-list, depot, slab and bootmem locks. Slow paths, which may hold
+ * any lock, only try-lock it and everything under it. The fork handlers
+ * leave it alone (the child re-initialises it).
  *
  * Mempool and percpu locks are leaves: no allocator lock is ever taken while
  * one is held (mempool calls its alloc_fn/free_fn with the pool unlocked),
@@ -90,6 +98,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <signal.h>
 
 #include <slabmalloc.h>
@@ -148,6 +157,10 @@ SM_COLD SM_NORETURN void sm_assert_fail(const char *expr, const char *file, int 
  * then abort(). Formats with a tiny allocation-free printf (%s %d %u %lu
  * %zu %x %lx %p). */
 SM_COLD SM_NORETURN void sm_fatal(const char *fmt, ...);
+/* Set by a layer above that must clean up before the program stops (the
+ * introspection service removes its file); called by sm_fatal before
+ * abort(). It must not allocate or take a lock. */
+extern void (*sm_fatal_hook)(void);
 /* A warning on stderr (allocation-free), for unknown options and the like. */
 void sm_warn(const char *fmt, ...);
 /* Allocation-free formatted write to a file descriptor. */
@@ -225,9 +238,12 @@ void *os_remap(void *old, size_t old_size, size_t new_size);  /* mremap MAYMOVE 
 void *os_map_phys(int fd, unsigned long offset, size_t size); /* MAP_SHARED */
 int os_open_devmem(void);
 void os_close(int fd);
+int os_pipe_nonblock(int fds[2]);    /* pipe2(O_NONBLOCK | O_CLOEXEC) */
+ssize_t os_read(int fd, void *buf, size_t len);   /* read(2), EINTR retried */
 int os_cpu_id(void);                 /* rseq cpu_id when registered, else sched_getcpu */
 int os_ncpus_configured(void);
 uint64_t os_now_ns(void);            /* CLOCK_MONOTONIC */
+uint64_t os_now_coarse_ns(void);     /* CLOCK_MONOTONIC_COARSE: cheaper */
 void os_yield(void);
 int os_getpid(void);
 int os_gettid(void);                 /* the calling thread's kernel id */
@@ -239,6 +255,19 @@ size_t os_rss_bytes(void);           /* resident set, from /proc/self/statm */
  * arena lives (slabmalloc never uses brk). */
 void os_brk_range(uintptr_t *lo, uintptr_t *hi);
 bool os_is_mapped(const void *addr);  /* the page of @addr is mapped */
+/* Shared segments for the introspection service (docs/introspection.md):
+ * create or take over @dir/@name (0700 directory, 0600 file, owned by the
+ * effective user), locked for this process and mapped shared. RETURNS: the
+ * descriptor (and *@map), or -1. */
+int os_seg_open(const char *dir, const char *name, size_t size, void **map);
+/* Close it; the mapping becomes private zero pages (async-signal-safe). */
+void os_seg_close(int fd, void *map, size_t size);
+/* Remove stale (unlocked, 2 s old) segments of @dir, @max entries at most. */
+void os_seg_sweep(const char *dir, unsigned int max);
+void os_seg_unlink(const char *path);
+void os_futex_wait(uint32_t *addr, uint32_t val);   /* process-shared */
+void os_futex_wake(uint32_t *addr);
+unsigned int os_geteuid(void);
 
 /* ---- bootmem (bootmem.c) ---- */
 
@@ -382,9 +411,27 @@ void sm_fork_leaves_prepare(void);   /* init.c's fork handlers call these */
 void sm_fork_leaves_parent(void);
 void sm_fork_leaves_child(void);
 
+/* The introspection service (top/introspect.c, docs/introspection.md) sets
+ * this hook once its segment exists; the magazine layer's slow paths call
+ * it (sm_introspect_poll) before they touch anything, so it may publish
+ * statistics (try-locks only) and start the service thread when a tool
+ * has asked. NULL (one predictable branch) in a process without one. */
+extern void (*sm_introspect_hook)(void);
+SM_INLINE void sm_introspect_poll(void)
+{
+	void (*h)(void) = __atomic_load_n(&sm_introspect_hook, __ATOMIC_RELAXED);
+	if (unlikely(h != NULL))
+		h();
+}
+
 /* ---- the top: options.c, stats.c, init.c, layers.c ---- */
 
 void options_init(void);             /* options.c: SLABMALLOC_OPTIONS */
+/* introspect.c: the live statistics segment (docs/introspection.md),
+ * started and ended by init.c's constructor and destructor. */
+void introspect_start(void);
+void introspect_exit(void);
+void introspect_postfork_child(void);
 /* Parse "key=value,..." and apply it, all or nothing; @origin names the
  * string in messages. RETURNS: 0, or -1 (a one-line message was printed). */
 int options_apply(const char *s, const char *origin);

@@ -10,7 +10,8 @@
 # slabmalloc_* API.
 noinst_LTLIBRARIES += src/libslabmalloc_core.la
 src_libslabmalloc_core_la_SOURCES = \
-	src/internal.h src/page_alloc.h src/slab_internal.h src/kmalloc.h
+	src/internal.h src/page_alloc.h src/slab_internal.h src/kmalloc.h \
+	src/introspect.h
 src_libslabmalloc_core_la_LIBADD = $(PTHREAD_LIBS) $(LIBS)
 EXTRA_DIST += src/layers.txt
 
@@ -33,5 +34,3 @@ src_libslabmalloc_la_LDFLAGS = -version-info $(SM_LT_VERSION) -no-undefined \
 	-Wl,-z,nodelete -export-symbols-regex '$(SM_EXPORT_REGEX)'
 SM_EXPORT_REGEX = ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|free_sized|free_aligned_sized|malloc_trim|mallinfo|mallinfo2|malloc_stats|mallopt|slabmalloc_.*|_Zn[wa]m.*|_Zd[la]Pv.*)$$
 
-bin_SCRIPTS += tools/slabmalloc
-EXTRA_DIST += tools/slabmalloc.in tools/install-deps tools/setup

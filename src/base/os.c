@@ -50,6 +50,13 @@
  *     from sbrk(0)), where glibc's main arena lives; os_is_mapped() asks
  *     mincore() whether an address's page is mapped, without touching it.
  *
+ *  6. Shared segments and futexes, for the introspection service
+ *     (top/introspect.c): os_seg_open() creates or takes over a file in a
+ *     directory private to the user, locks it with fcntl (a lock that
+ *     belongs to the process, so other processes can tell a live file from
+ *     a stale one) and maps it shared; os_futex_wait/wake work on words of
+ *     such a mapping across processes.
+ *
  *  Locks: none. Fork: nothing to do (os_random's state is per process and
  *  re-mixed with the clock on each call, so parent and child diverge).
  *
@@ -66,6 +73,9 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
 #ifdef HAVE_SYS_RSEQ_H
 #include <sys/rseq.h>
@@ -299,6 +309,20 @@ int os_open_devmem(void)
 	return fd;
 }
 
+int os_pipe_nonblock(int fds[2])
+{
+	return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+ssize_t os_read(int fd, void *buf, size_t len)
+{
+	ssize_t r;
+	do
+		r = read(fd, buf, len);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 void os_close(int fd)
 {
 	int saved = errno;
@@ -345,6 +369,15 @@ int os_getpid(void)
 int os_gettid(void)
 {
 	return (int)gettid();
+}
+
+/* CLOCK_MONOTONIC_COARSE: the last tick's time (a few ms of resolution),
+ * read without the TSC: for rate limits on slow paths. */
+uint64_t os_now_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void os_yield(void)
@@ -487,4 +520,139 @@ bool os_is_mapped(const void *addr)
 	bool mapped = mincore(page, os_page_size(), &vec) == 0;
 	errno = saved;
 	return mapped;
+}
+
+/* ---- shared segments and futexes (the introspection service) ----
+ *
+ * os_seg_open() creates (or takes over) the file @name in the directory
+ * @dir, both private to the effective user (0700 and 0600; a directory
+ * that exists with another owner or wider modes is refused), holds a
+ * whole-file write lock on it (fcntl F_SETLK: it belongs to this process,
+ * is not inherited by fork and is released by exec or exit, so other
+ * processes can tell a live segment from a stale one), sizes it and maps it
+ * shared. A file that exists unlocked is a stale one (a previous process
+ * with the same pid, or this pid before an exec): it is taken over. The
+ * descriptor is close-on-exec. RETURNS: the descriptor, or -1. */
+int os_seg_open(const char *dir, const char *name, size_t size, void **map)
+{
+	int saved = errno;
+	int fd = -1, dfd = -1;
+	struct stat st;
+	*map = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		goto out;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077))
+		goto out;
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETLK, &fl) != 0 || ftruncate(fd, 0) != 0 ||
+	    ftruncate(fd, (off_t)size) != 0)
+		goto fail;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	*map = p;
+	goto out;
+fail:
+	close(fd);
+	fd = -1;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	errno = saved;
+	return fd;
+}
+
+/* Remove the stale segments of @dir (see os_seg_open), looking at @max
+ * entries at most: regular files of the effective user, unchanged for 2 s
+ * (a live process locks its file as soon as it has created it) and locked
+ * by no one. The caller must hold no segment lock in @dir: closing a
+ * descriptor of a file drops the caller's own locks on it. Reads the
+ * directory with getdents64 into a stack buffer: nothing is allocated. */
+void os_seg_sweep(const char *dir, unsigned int max)
+{
+	int saved = errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		goto out;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	char buf[4096] __attribute__((aligned(8)));
+	unsigned int seen = 0;
+	long n;
+	while (seen < max && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n && seen < max;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen;
+			         unsigned char type; char name[]; } *d = (void *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9')
+				continue;
+			seen++;
+			int fd = openat(dfd, d->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			if (fd < 0)
+				continue;
+			struct stat st;
+			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+			    st.st_mtime + 2 < now.tv_sec &&
+			    fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+				unlinkat(dfd, d->name, 0);
+			close(fd);
+		}
+	}
+	close(dfd);
+out:
+	errno = saved;
+}
+
+/* Close a segment (the lock goes with the descriptor) and replace its
+ * shared mapping by private zero pages at the same address: code that was
+ * interrupted while writing to it (a fork from a signal handler) carries on
+ * into memory of its own, harmlessly, rather than fault or write into
+ * another process's segment. Async-signal-safe. */
+void os_seg_close(int fd, void *map, size_t size)
+{
+	int saved = errno;
+	if (map)
+		mmap(map, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+void os_seg_unlink(const char *path)
+{
+	int saved = errno;
+	unlink(path);
+	errno = saved;
+}
+
+/* Wait while *@addr == @val on a futex shared between processes (the word
+ * is in a MAP_SHARED mapping, so no FUTEX_PRIVATE_FLAG). Spurious wake-ups
+ * are the caller's to handle. */
+void os_futex_wait(uint32_t *addr, uint32_t val)
+{
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, NULL, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wake(uint32_t *addr)
+{
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	errno = saved;
+}
+
+unsigned int os_geteuid(void)
+{
+	return (unsigned int)geteuid();
 }

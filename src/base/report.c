@@ -161,6 +161,8 @@ void sm_warn(const char *fmt, ...)
 	errno = saved;
 }
 
+void (*sm_fatal_hook)(void);
+
 void sm_fatal(const char *fmt, ...)
 {
 	char buf[1024];
@@ -170,6 +172,9 @@ void sm_fatal(const char *fmt, ...)
 	va_end(ap);
 	buf[n++] = '\n';
 	sm_write_all(2, buf, n);
+	void (*h)(void) = __atomic_load_n(&sm_fatal_hook, __ATOMIC_ACQUIRE);
+	if (h)
+		h();
 	abort();
 }
 

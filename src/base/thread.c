@@ -156,3 +156,6 @@ void sm_fork_leaves_child(void)
 	for (unsigned int i = sm_fork_taken; i-- > 0;)
 		sm_fork_leaves[i]->child();
 }
+
+/* Set by the introspection service (internal.h: sm_introspect_poll). */
+void (*sm_introspect_hook)(void);

@@ -554,6 +554,7 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
 		return slab_alloc_one(c, gfp);
 	mag_maybe_start_reaper();
+	sm_introspect_poll();
 	struct cpu_cache *cc = mag_cc_slot(c, gfp);
 	if (!cc)
 		return slab_alloc_one(c, gfp);
@@ -629,6 +630,7 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 		return;
 	}
 	mag_maybe_start_reaper();
+	sm_introspect_poll();
 	struct cpu_cache *cc = mag_cc_slot(c, GFP_KERNEL);
 	if (!cc) {
 		slab_free_bulk(c, &obj, 1);
@@ -715,12 +717,11 @@ void mag_flush_own(struct kmem_cache *c)
 	mag_chain_free(c, chain);
 }
 
-unsigned long mag_count_cached(struct kmem_cache *c)
+/* Rounds of @c in the registered threads' magazines; thread-list lock
+ * held. */
+static unsigned long mag_count_threads_locked(struct kmem_cache *c)
 {
 	unsigned long n = 0;
-	if (c->flags & SLAB_NOMAG)
-		return 0;
-	sm_mutex_lock(&sm_thread_list_lock);
 	for (struct thread_cache *tc = sm_thread_list; tc; tc = tc->tc_next) {
 		struct cpu_cache *cc = mag_tc_slot(tc, c->id);
 		if (!cc)
@@ -732,11 +733,44 @@ unsigned long mag_count_cached(struct kmem_cache *c)
 		if (p)
 			n += SM_READ_ONCE(p->mag_rounds);
 	}
+	return n;
+}
+
+unsigned long mag_count_cached(struct kmem_cache *c)
+{
+	if (c->flags & SLAB_NOMAG)
+		return 0;
+	sm_mutex_lock(&sm_thread_list_lock);
+	unsigned long n = mag_count_threads_locked(c);
 	sm_mutex_lock(&c->depot.d_lock);
 	n += (unsigned long)c->depot.d_rounds;
 	sm_mutex_unlock(&c->depot.d_lock);
 	sm_mutex_unlock(&sm_thread_list_lock);
 	return n;
+}
+
+/**
+ * mag_count_cached_try - mag_count_cached without waiting
+ * @c: the cache
+ * @n: the rounds, when it returns true
+ *
+ * For statistics published from a slow path, which may be reached with
+ * any allocator lock held: it only try-locks, and reads the depot's count
+ * without its lock (a snapshot).
+ * RETURNS: false if the thread-list lock was busy (*@n untouched).
+ */
+bool mag_count_cached_try(struct kmem_cache *c, unsigned long *n)
+{
+	if (c->flags & SLAB_NOMAG) {
+		*n = 0;
+		return true;
+	}
+	if (sm_mutex_trylock(&sm_thread_list_lock) != 0)
+		return false;
+	*n = mag_count_threads_locked(c) +
+	     (unsigned long)SM_READ_ONCE(c->depot.d_rounds);
+	sm_mutex_unlock(&sm_thread_list_lock);
+	return true;
 }
 
 void mag_flush_all(struct kmem_cache *c)

@@ -183,6 +183,7 @@ static void sm_destructor(void)
 {
 	if (__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
 		stats_at_exit();
+	introspect_exit();
 }
 
 __attribute__((constructor(101)))
@@ -190,4 +191,5 @@ static void sm_constructor(void)
 {
 	sm_ensure_init();
 	pthread_atfork(sm_prefork, sm_postfork_parent, sm_postfork_child);
+	introspect_start();     /* the live statistics segment (introspect.c) */
 }

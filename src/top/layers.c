@@ -52,6 +52,7 @@ void sm_postfork_parent_layers(void)
 
 void sm_postfork_child_layers(void)
 {
+	introspect_postfork_child();
 	sm_fork_leaves_child();
 	kfence_postfork_child();
 	vmap_postfork_child();

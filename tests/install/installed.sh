@@ -49,6 +49,29 @@ ok $? "headers installed as includedir/slabmalloc.h and includedir/slabmalloc/*.
 [ -z "$missing" ] || diag "missing under $incdir:$missing"
 [ -e "$dest$incdir/include" ] && diag "stray $incdir/include/"
 
+# The introspection tools and the man pages.
+bindir=$(find "$dest" -type f -name slabmalloc-ctl -path '*/bin/*' | head -1)
+[ -n "$bindir" ] && [ -x "$(dirname "$bindir")/slabmalloc-top" ]
+ok $? "slabmalloc-top and slabmalloc-ctl installed (${bindir#$dest})"
+man1=$(find "$dest" -name slabmalloc-top.1 | head -1)
+mandir=$(dirname "$(dirname "${man1:-/nonexistent/man1/x}")")
+missing=
+for p in man1/slabmalloc.1 man1/slabmalloc-top.1 man1/slabmalloc-ctl.1 \
+         man7/slabmalloc.7 man3/kmalloc.3 man3/kfree.3 man3/kmem_cache_create.3 \
+         man3/mempool_create.3 man3/alloc_pages.3 man3/vmalloc.3 \
+         man3/ioremap.3 man3/alloc_percpu.3 man3/alloc_bootmem.3; do
+	[ -f "$mandir/$p" ] || missing="$missing $p"
+done
+[ -n "$man1" ] && [ -z "$missing" ]
+ok $? "man pages installed in sections 1, 3 and 7 (${mandir#$dest}; missing:$missing)"
+if command -v man >/dev/null 2>&1 && [ -n "$man1" ]; then
+	out=$(MANWIDTH=80 timeout 30 man -P cat -M "$mandir" 3 kfree 2>&1)
+	echo "$out" | grep -q "^NAME" && echo "$out" | grep -q "kmalloc"
+	ok $? "man kfree finds the installed kmalloc(3) through its alias"
+else
+	skip "man kfree on the installed pages" "man not installed"
+fi
+
 # The example, as the README shows it.
 awk '/^Kernel-style code/ { want = 1 }
      want && /^```$/ && inside { exit }

@@ -2,7 +2,8 @@
 /*
  * os.t — the OS layer: CPU id (rseq or sched_getcpu), clocks, random,
  * environment, reservations (low ones below 4 GiB), aligned maps, purge,
- * RSS, and the brk/mapped probes.
+ * RSS, the brk/mapped probes, and the introspection segments (a private
+ * directory, the record lock, stale files taken over, live ones refused).
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -10,9 +11,108 @@
 #include "page_alloc.h"
 #include "tap.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* os_seg_open and the fcntl lock it holds, in a directory of our own. */
+static void test_segments(void)
+{
+	char base[] = "/tmp/sm-seg.XXXXXX", dir[64], path[96];
+	void *map;
+	if (!mkdtemp(base)) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/d", base);
+	snprintf(path, sizeof path, "%s/1", dir);
+	int fd = os_seg_open(dir, "1", 8192, &map);
+	struct stat st;
+	ok(fd >= 0 && map && stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700,
+	   "os_seg_open creates a 0700 directory");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 8192,
+	   "... and a 0600 file of the size asked");
+	((char *)map)[100] = 42;
+
+	/* Another process sees our lock, cannot take the file, and maps what
+	 * we wrote. */
+	pid_t child = fork();
+	if (child == 0) {
+		int cfd = open(path, O_RDWR);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int seen = cfd >= 0 && fcntl(cfd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
+		           fl.l_pid == getppid();
+		void *m2;
+		int fd2 = os_seg_open(dir, "1", 8192, &m2);
+		_exit(seen && fd2 < 0 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(child, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "another process sees the lock's holder and cannot take a live segment");
+
+	/* Closed (the process gone, or exec'd): the file is stale and the next
+	 * opener takes it over, zeroed. */
+	os_seg_close(fd, map, 8192);
+	fd = os_seg_open(dir, "1", 8192, &map);
+	ok(fd >= 0 && ((char *)map)[100] == 0, "a stale segment is taken over, cleared");
+	os_seg_close(fd, map, 8192);
+	os_seg_unlink(path);
+	ok(access(path, F_OK) != 0, "os_seg_unlink removes it");
+
+	/* The sweep: an old unlocked file goes; a fresh one (being created)
+	 * and a locked one (a live process's) stay. */
+	char old_[128], fresh[128], held[128];
+	snprintf(old_, sizeof old_, "%s/11", dir);
+	snprintf(fresh, sizeof fresh, "%s/12", dir);
+	snprintf(held, sizeof held, "%s/13", dir);
+	int a = open(old_, O_CREAT | O_RDWR, 0600), b = open(fresh, O_CREAT | O_RDWR, 0600);
+	close(a);
+	close(b);
+	struct timespec past[2] = { { time(NULL) - 60, 0 }, { time(NULL) - 60, 0 } };
+	utimensat(AT_FDCWD, old_, past, 0);
+	int up[2], down[2];      /* child -> parent, parent -> child */
+	ok(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	alarm(30);               /* a regression fails rather than hangs */
+	pid_t holder = fork();
+	if (holder == 0) {
+		void *m;
+		int hfd = os_seg_open(dir, "13", 4096, &m);
+		char c = hfd >= 0 ? 'y' : 'n';
+		close(down[1]);
+		write(up[1], &c, 1);
+		read(down[0], &c, 1);            /* until the parent is done */
+		_exit(0);
+	}
+	close(down[0]);
+	char c = 0;
+	read(up[0], &c, 1);
+	utimensat(AT_FDCWD, held, past, 0);
+	os_seg_sweep(dir, 64);
+	ok(access(old_, F_OK) != 0, "os_seg_sweep removes an old unlocked segment");
+	ok(access(fresh, F_OK) == 0, "... keeps one created this instant");
+	ok(c == 'y' && access(held, F_OK) == 0, "... keeps a live process's");
+	close(down[1]);
+	waitpid(holder, NULL, 0);
+	alarm(0);
+	unlink(fresh);
+	unlink(held);
+
+	/* A directory that others may enter is refused. */
+	chmod(dir, 0777);
+	fd = os_seg_open(dir, "2", 8192, &map);
+	ok(fd < 0 && map == NULL, "a directory with mode 0777 is refused");
+	chmod(dir, 0700);
+	rmdir(dir);
+	rmdir(base);
+}
 
 int main(void)
 {
@@ -86,5 +186,6 @@ int main(void)
 	uintptr_t blo, bhi;
 	os_brk_range(&blo, &bhi);
 	ok(blo <= bhi, "os_brk_range [%p, %p)", (void *)blo, (void *)bhi);
+	test_segments();
 	return done_testing();
 }

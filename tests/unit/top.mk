@@ -10,3 +10,6 @@ tests_unit_gfp_t_LDADD = $(TEST_LIB_CORE)
 # The layer order of src/layers.txt, checked on the built objects with nm.
 unit_tests += tests/unit/layering.sh
 dist_noinst_SCRIPTS += tests/unit/layering.sh
+# The man pages: lint, rendering, aliases, every option documented.
+unit_tests += tests/unit/man.sh
+dist_noinst_SCRIPTS += tests/unit/man.sh
