@@ -316,7 +316,7 @@ static void *kmalloc_large(size_t size, gfp_t gfp)
 		if (gfp & __GFP_ZERO)
 			buddy_zero_pages(p, npages, gfp);
 	} else {
-		p = buddy_alloc_exact(size, gfp);
+		p = buddy_alloc_range(size, 0, gfp);
 		if (!p)
 			return NULL;
 	}
@@ -447,7 +447,7 @@ void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp)
 	}
 	unsigned int attempt = 0;
 	for (;;) {
-		void *p = buddy_alloc_exact(need, gfp);
+		void *p = buddy_alloc_range(size ? size : 1, align, gfp);
 		if (p) {
 			sm_assert(((uintptr_t)p & (align - 1)) == 0);
 			sm_virt_to_page(p)->flags |= PG_large;
