@@ -83,7 +83,7 @@
  *     (the tail beyond the request went back to the free areas as maximal
  *     aligned blocks); every other page of a range has flags 0, and the
  *     head is aligned to its order unless the range was grown in place
- *     (8.). Upper layers OR in PG_slab/PG_large and set slab_cache;
+ *     (8.) or packed into a run (9.). Upper layers OR in PG_slab/PG_large and set slab_cache;
  *     buddy_free() clears them.
  *
  *  4. Per-thread page lists (the kernel's per-CPU pagesets; a thread is our
@@ -168,7 +168,43 @@
  *     to that order in general, which only the exact-range checks of
  *     buddy_validate() and bad_free() need to know. The emergency reserve
  *     and the trylock rule of allocations apply; __GFP_ZERO zeroes the
- *     added pages unless they all came from clean blocks.
+ *     added pages unless they all came from clean blocks. A range at the
+ *     end of the grown part grows the zone only while the zone's free pages
+ *     could not hold the whole new range: otherwise the caller moves it,
+ *     and a steady load keeps a steady heap.
+ *
+ *  9. Exact ranges packed into runs (buddy_alloc_range, for kmalloc's large
+ *     and aligned blocks). alloc_pages_exact's way, a 2^order block and its
+ *     tail given back, leaves tails that no later request of the same size
+ *     can use (a 10-page range takes a 16-page block and leaves a 2- and a
+ *     4-page block: a heap of such ranges is 10/16 full) and needs an
+ *     aligned free block for every range (a 3 MiB range needs a whole free
+ *     section), so a heap of mixed sizes keeps growing while its free pages
+ *     sit in pieces. A range is instead taken from a run of free pages:
+ *     consecutive free blocks, whatever their orders, possibly across
+ *     sections (an exact range may cross one; it is freed page-run by
+ *     page-run). The free blocks of a run are its maximal aligned pieces
+ *     (no two free buddies of one order coexist), so a run of n pages holds
+ *     a block of order floor(log2(n + 1)) - 1 or more, and below the
+ *     request's order; a run is found from such a block by walking back
+ *     (free_block_of on the page before, a bounded number of blocks) and
+ *     forward (the block after a free block starts where it ends). The
+ *     search, zone lock held: first the fragments, RUN_CANDIDATES blocks of
+ *     each of those orders from the heads of their lists, best fit (the
+ *     shortest run that holds the range, aligned as asked); then a block of
+ *     the request's order or above, the range placed at the start of its
+ *     run (free pages before it are used first); then every fragment; and
+ *     only then the zone grows. The range takes the pages from the start
+ *     of the run (or the first aligned page), so what is left of the run
+ *     stays in one piece; the blocks it covers leave the free areas whole,
+ *     and the parts of the first and the last one outside the range go
+ *     back in their place and age on the dirty list (give_back_head,
+ *     give_back_tail: the pieces cannot merge, their buddies hold the
+ *     range). Freed, the range goes back page-run by page-run and merges
+ *     with its free neighbours. Measured: 40000-byte blocks fill 92 % of
+ *     what glibc fits under RLIMIT_AS (57 % with whole blocks), and a
+ *     steady mix of 32 KiB - 4 MiB blocks keeps a heap of 1.6 times the
+ *     most bytes live instead of 3.6 times and growing.
  *
  *  Locks: one zone_lock per zone (rank 6 in internal.h; DMA before NORMAL,
  *  though no path holds both except fork and buddy_validate). Nothing is

@@ -26,8 +26,11 @@
  * from the class sizes at init and checked size by size in debug builds and
  * in tests/unit/kmalloc.c.
  *
- * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
- * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
+ * Above 32 KiB: whole pages from the buddy allocator, exactly as many as the
+ * request needs (waste under one page), packed into runs of free pages
+ * (buddy_alloc_range: no power-of-two block per request, so the pages one
+ * block leaves are used by the next), marked PG_large. Aligned requests
+ * above a page take a run at an aligned page the same way. Blocks up to
  * 1 MiB are cached per thread (one list per page count, 4 MiB in all) so
  * that a program that repeatedly allocates the same large size takes no
  * lock. realloc resizes such a block in place while it stays in this range:
