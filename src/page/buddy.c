@@ -83,8 +83,8 @@
  *     (the tail beyond the request went back to the free areas as maximal
  *     aligned blocks); every other page of a range has flags 0, and the
  *     head is aligned to its order unless the range was grown in place
- *     (8.) or packed into a run (9.). Upper layers OR in PG_slab/PG_large and set slab_cache;
- *     buddy_free() clears them.
+ *     (8.) or packed into a run (9.). Upper layers OR in PG_slab/PG_large
+ *     and set slab_cache; buddy_free() clears them.
  *
  *  4. Per-thread page lists (the kernel's per-CPU pagesets; a thread is our
  *     CPU). For orders 0..SM_PCP_MAX_ORDER of ZONE_NORMAL each thread keeps
