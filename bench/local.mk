@@ -20,11 +20,17 @@ check_PROGRAMS += bench/callgrind_pair
 bench_callgrind_pair_SOURCES = bench/callgrind_pair.c $(BENCH_WORKLOADS)
 bench_callgrind_pair_LDADD = $(PTHREAD_LIBS) $(LIBS)
 
+# The steady-heap time series (a program of its own: bench/README.md).
+check_PROGRAMS += bench/steady
+bench_steady_SOURCES = bench/steady.c $(BENCH_WORKLOADS)
+bench_steady_CFLAGS = $(AM_CFLAGS) -fno-builtin
+bench_steady_LDADD = $(PTHREAD_LIBS) $(LIBS)
+
 if HAVE_BENCHMARK
 check_PROGRAMS += bench/bench_alloc
-bench: bench/bench_alloc$(EXEEXT) bench/callgrind_pair$(EXEEXT)
+bench: bench/bench_alloc$(EXEEXT) bench/callgrind_pair$(EXEEXT) bench/steady$(EXEEXT)
 else
-bench: bench/callgrind_pair$(EXEEXT)
+bench: bench/callgrind_pair$(EXEEXT) bench/steady$(EXEEXT)
 	@echo "Google Benchmark not found (apt-get install libbenchmark-dev): skipping bench/bench_alloc"
 endif
 .PHONY: bench

@@ -197,4 +197,19 @@ else
 	skip "bench/callgrind_pair not built"
 fi
 
+# 12: the steady-heap program runs two seconds under slabmalloc with every
+# byte checked and prints its summary.
+steady="$top_builddir/bench/steady"
+if [ -x "$steady" ]; then
+	if $limit env LD_PRELOAD="$SM_LIB" "$steady" -d 2 -r 1 -s 64 > "$tmp/steady.out" 2>&1 &&
+	   grep -q '^summary allocator=slabmalloc .* errors=0 ' "$tmp/steady.out"; then
+		ok "bench/steady runs under slabmalloc: every byte checked, a summary"
+	else
+		not_ok "bench/steady runs under slabmalloc: every byte checked, a summary"
+		diag_file "$tmp/steady.out"
+	fi
+else
+	skip "bench/steady not built"
+fi
+
 echo "1..$n"

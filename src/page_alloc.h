@@ -210,6 +210,11 @@ void buddy_free(struct page *page, unsigned int order, const char *caller);
 /* Whole pages, trimmed: returns size rounded up to pages, waste < 1 page.
  * The head page gets PG_exact and exact.npages. */
 void *buddy_alloc_exact(size_t size, gfp_t gfp);
+/* The same, but aligned to @align only (a power of two up to 4 MiB; a
+ * page or less: page aligned): packed into runs of free pages (fragments
+ * first), so sizes that are not a power of two of pages waste nothing.
+ * Freed with buddy_free_exact(), resized by buddy_resize_exact(). */
+void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp);
 void buddy_free_exact(void *addr, size_t size, const char *caller);
 /* Resize an exact range in place: shrinking gives the pages past
  * PAGE_ALIGN(new_size) back; growing takes the following pages if all are

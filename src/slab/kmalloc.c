@@ -26,8 +26,11 @@
  * from the class sizes at init and checked size by size in debug builds and
  * in tests/unit/kmalloc.c.
  *
- * Above 32 KiB: whole pages from the buddy allocator, trimmed to the request
- * (alloc_pages_exact: waste under one page), marked PG_large. Blocks up to
+ * Above 32 KiB: whole pages from the buddy allocator, exactly as many as the
+ * request needs (waste under one page), packed into runs of free pages
+ * (buddy_alloc_range: no power-of-two block per request, so the pages one
+ * block leaves are used by the next), marked PG_large. Aligned requests
+ * above a page take a run at an aligned page the same way. Blocks up to
  * 1 MiB are cached per thread (one list per page count, 4 MiB in all) so
  * that a program that repeatedly allocates the same large size takes no
  * lock. realloc resizes such a block in place while it stays in this range:
@@ -393,7 +396,7 @@ static void *kmalloc_large(size_t size, gfp_t gfp)
 		if (gfp & __GFP_ZERO)
 			buddy_zero_pages(p, npages, gfp);
 	} else {
-		p = buddy_alloc_exact(size, gfp);
+		p = buddy_alloc_range(size, 0, gfp);
 		if (!p)
 			return NULL;
 	}
@@ -536,7 +539,7 @@ void *kmalloc_aligned(size_t align, size_t size, gfp_t gfp)
 	}
 	unsigned int attempt = 0;
 	for (;;) {
-		void *p = buddy_alloc_exact(need, gfp);
+		void *p = buddy_alloc_range(size ? size : 1, align, gfp);
 		if (p) {
 			sm_assert(((uintptr_t)p & (align - 1)) == 0);
 			sm_virt_to_page(p)->flags |= PG_large;

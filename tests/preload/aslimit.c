@@ -5,12 +5,13 @@
  *
  *   aslimit vmsize       print VmSize (kB) once the allocator has served a
  *                        few requests
- *   aslimit fill [KB]    with KB: allocate and free a little, then lower
- *                        RLIMIT_AS to KB (the limit set after start);
- *                        then malloc 1 MiB blocks until NULL, and try a
- *                        thread (default attributes) while they are held
- *                        and again after they are freed. Prints
- *                        "blocks N errno E held T freed T".
+ *   aslimit fill [KB [BYTES]]
+ *                        with KB (not 0): allocate and free a little, then
+ *                        lower RLIMIT_AS to KB (the limit set after start);
+ *                        then malloc blocks of BYTES (default 1 MiB) until
+ *                        NULL, and try a thread (default attributes) while
+ *                        they are held and again after they are freed.
+ *                        Prints "blocks N errno E held T freed T".
  *
  * Bounded by alarm(): a hang fails the test instead of stalling it.
  */
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 #define BLOCK ((size_t)1 << 20)
-#define MAX_BLOCKS 8192                 /* 8 GiB: far past any limit used */
+#define MAX_BLOCKS 65536                /* far past any limit used */
 
 static long vmsize_kb(void)
 {
@@ -74,11 +75,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "fill") != 0) {
-		fprintf(stderr, "usage: aslimit vmsize | fill [KB]\n");
+		fprintf(stderr, "usage: aslimit vmsize | fill [KB [BYTES]]\n");
 		return 2;
 	}
 	static void *blocks[MAX_BLOCKS];
-	if (argc >= 3) {
+	size_t size = argc >= 4 ? (size_t)strtoull(argv[3], NULL, 10) : BLOCK;
+	if (size == 0)
+		size = BLOCK;
+	if (argc >= 3 && strtoull(argv[2], NULL, 10) != 0) {
 		/* The allocator is running and has served large and small
 		 * requests before the limit comes. */
 		for (int i = 0; i < 64; i++)
@@ -100,7 +104,7 @@ int main(int argc, char **argv)
 	int err = 0;
 	while (n < MAX_BLOCKS) {
 		errno = 0;
-		void *p = malloc(BLOCK);
+		void *p = malloc(size);
 		if (!p) {
 			err = errno;
 			break;

@@ -3,7 +3,9 @@
 # address space as it grows. VmSize after start is close to a run without
 # the allocator; under RLIMIT_AS, set before start (ulimit -v) or lowered
 # after, malloc of 1 MiB blocks serves at least 90 % of what glibc serves,
-# then NULL with ENOMEM, and threads can still be created.
+# then NULL with ENOMEM, and threads can still be created. Blocks whose
+# size is not a power of two of pages fill the heap as well: at least 90 %
+# of glibc's count until NULL.
 . "$top_srcdir/tests/preload/lib.sh"
 prog=$top_builddir/tests/preload/aslimit
 
@@ -43,4 +45,20 @@ fill_check before 2000000
 fill_check after 2000000
 fill_check before 600000
 fill_check after 600000
+
+# size_check BYTES KB: blocks of BYTES until NULL under ulimit -v KB (set
+# before start), against glibc.
+size_check() {
+	size=$1 kb=$2
+	ref=$(ulimit -v "$kb" && "$prog" fill 0 "$size")
+	got=$(ulimit -v "$kb" && LD_PRELOAD="$SM_LIB" "$prog" fill 0 "$size")
+	diag "$size-byte blocks, limit $kb kB: glibc: $ref; slabmalloc: $got"
+	set -- $ref; rn=${2:-0}
+	set -- $got; got_n=${2:-0} err=${4:-0}
+	ok $([ "$got_n" -gt 0 ] && [ $((got_n * 10)) -ge $((rn * 9)) ] && [ "$err" -eq 12 ]; echo $?) \
+		"$size-byte blocks, limit $kb kB: $got_n until NULL with ENOMEM, glibc $rn (at least 90 %)"
+}
+for size in 40000 100000 300000 3000000; do
+	size_check $size 600000
+done
 done_testing

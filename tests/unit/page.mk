@@ -19,3 +19,8 @@ tests_unit_page_bad_t_SOURCES = tests/unit/page_bad.c
 tests_unit_page_bad_t_LDADD = $(TEST_LIB_CORE)
 tests_unit_os_t_SOURCES = tests/unit/os.c
 tests_unit_os_t_LDADD = $(TEST_LIB_CORE)
+# A steady workload of large blocks reaches a steady heap.
+unit_tests += tests/unit/heap_steady.t
+check_PROGRAMS += tests/unit/heap_steady.t
+tests_unit_heap_steady_t_SOURCES = tests/unit/heap_steady.c
+tests_unit_heap_steady_t_LDADD = $(TEST_LIB_CORE)

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * heap_steady.t — a steady workload reaches a steady heap.
+ *
+ * One thread keeps 384 slots of large blocks (32 KiB to 4 MiB,
+ * log-distributed) and replaces, resizes or frees a random one per step,
+ * through malloc, calloc, posix_memalign (alignments 8 KiB to 64 KiB),
+ * realloc and free, with the first and last byte of every block written and
+ * checked. The size distribution never changes, so the bytes live have a
+ * steady mean. The heap (mallinfo2().arena: the zones grown so far) must
+ * follow the bytes live, not the steps taken: at every eighth of the run
+ * it is within twice the most bytes live so far, and over the second half
+ * it grows by at most eight sections (32 MiB; it grows only when the live
+ * bytes reach a new high). Large blocks are packed into the free pages
+ * that others leave, not each given a fresh power-of-two block: that way
+ * the heap was 3 to 3.6 times the bytes live and grew 56 MiB over the
+ * second half.
+ *
+ * Deterministic (a fixed xorshift stream, one thread, no timing); bounded
+ * by alarm().
+ */
+#include "tap.h"
+
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SLOTS  384
+#define STEPS  160000
+#define MiB(x) ((size_t)(x) << 20)
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+/* 2^b plus up to 2^b, b in 15..21: 32 KiB .. 4 MiB. */
+static size_t rand_size(void)
+{
+	size_t base = (size_t)1 << (15 + rnd() % 7);
+	return base + (size_t)(rnd() % (base + 1));
+}
+
+struct slot {
+	unsigned char *s_p;
+	size_t s_size;
+	unsigned char s_tag;
+};
+
+static struct slot slots[SLOTS];
+static size_t live, live_max;
+static bool marks = true, failed_alloc;
+
+static void mark(struct slot *s)
+{
+	s->s_p[0] = s->s_tag;
+	s->s_p[s->s_size - 1] = (unsigned char)~s->s_tag;
+}
+
+static bool marked(const struct slot *s, size_t size)
+{
+	return s->s_p[0] == s->s_tag && s->s_p[size - 1] == (unsigned char)~s->s_tag;
+}
+
+static void make(struct slot *s)
+{
+	size_t size = rand_size();
+	void *p = NULL;
+	switch (rnd() % 4) {
+	case 0:
+	case 1:
+		p = malloc(size);
+		break;
+	case 2:
+		p = calloc(1, size);
+		if (p && (((unsigned char *)p)[0] || ((unsigned char *)p)[size - 1]))
+			marks = false;
+		break;
+	case 3:
+		if (posix_memalign(&p, (size_t)8192 << (rnd() % 4), size))
+			p = NULL;
+		break;
+	}
+	if (!p) {
+		failed_alloc = true;
+		return;
+	}
+	s->s_p = p;
+	s->s_size = size;
+	s->s_tag = (unsigned char)(rnd() | 1);
+	mark(s);
+	live += size;
+}
+
+static void step(void)
+{
+	struct slot *s = &slots[rnd() % SLOTS];
+	if (!s->s_p) {
+		make(s);
+	} else if (rnd() % 2) {
+		marks &= marked(s, s->s_size);
+		free(s->s_p);
+		s->s_p = NULL;
+		live -= s->s_size;
+	} else {
+		size_t size = rand_size();
+		unsigned char *p = realloc(s->s_p, size);
+		if (!p) {
+			failed_alloc = true;
+			return;
+		}
+		marks &= p[0] == s->s_tag;
+		s->s_p = p;
+		live += size - s->s_size;
+		s->s_size = size;
+		mark(s);
+	}
+	if (live > live_max)
+		live_max = live;
+}
+
+int main(void)
+{
+	alarm(300);
+	size_t heap_mid = 0, worst_pct = 0;
+	bool bounded = true;
+	for (size_t i = 1; i <= STEPS && !failed_alloc; i++) {
+		step();
+		if (i % (STEPS / 8) == 0) {
+			size_t heap = mallinfo2().arena;
+			diag("step %6zu: heap %5zu MiB, live %4zu MiB, most live %4zu MiB", i,
+			     heap >> 20, live >> 20, live_max >> 20);
+			bounded &= heap <= 2 * live_max;
+			if (heap * 100 / live_max > worst_pct)
+				worst_pct = heap * 100 / live_max;
+			if (i == STEPS / 2)
+				heap_mid = heap;
+		}
+	}
+	size_t heap = mallinfo2().arena;
+	ok(!failed_alloc, "every allocation succeeded");
+	ok(marks, "every block kept its bytes (calloc's read as zeros)");
+	ok(bounded, "the heap stays within twice the most bytes live so far (at most %zu %%)",
+	   worst_pct);
+	ok(heap <= heap_mid + MiB(32),
+	   "the heap settles: %zu MiB at the end, %zu MiB at the middle (at most 32 MiB more)",
+	   heap >> 20, heap_mid >> 20);
+	for (size_t i = 0; i < SLOTS; i++)
+		free(slots[i].s_p);
+	return done_testing();
+}
