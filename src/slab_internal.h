@@ -494,12 +494,11 @@ extern char sm_leak_target[256];
 /* Tunables (options.c may set them; docs/slab.md):
  *   slab_mag_max            largest magazine capacity adaptation may reach
  *                           (rounded down to a magazine size; default 254)
- *   depot_reap_interval_ns  working-set interval of the depots (default 10 s)
- *   sm_reap_thread          non-zero: a background thread reaps idle depots
- *                           every interval (started lazily; default off) */
+ *   depot_reap_interval_ns  working-set interval of the depots (default 10 s);
+ *                           the background thread (bgthread.c, option
+ *                           reap_thread) ends the intervals of quiet depots */
 extern unsigned int slab_mag_max;
 extern uint64_t depot_reap_interval_ns;
-extern int sm_reap_thread;
 
 /* Rank 3 of the lock order: the list of registered thread caches. */
 extern pthread_mutex_t sm_thread_list_lock;

@@ -788,12 +788,14 @@ static void kfree_classified(const void *p, const char *caller)
 			return;
 		}
 		buddy_free_exact((void *)p, usable, caller);
+		sm_bg_poll();            /* no lock held: may start the purge thread */
 		return;
 	case KOBJ_HUGE:
 		if (unlikely(kmalloc_huge_debug))
 			debug_block_free((void *)p, vmap_size(p), true, kmalloc_huge_debug, caller,
 			                 kmalloc_debug_ra());
 		vmap_free(p, caller);
+		sm_bg_poll();
 		return;
 	case KOBJ_BOOT:
 		return;          /* bootstrap blocks are few and tiny: kept */

@@ -10,3 +10,8 @@ tests_unit_gfp_t_LDADD = $(TEST_LIB_CORE)
 # The layer order of src/layers.txt, checked on the built objects with nm.
 unit_tests += tests/unit/layering.sh
 dist_noinst_SCRIPTS += tests/unit/layering.sh
+# The background purge thread: memory goes back with no further call.
+unit_tests += tests/unit/bg_purge.t
+check_PROGRAMS += tests/unit/bg_purge.t
+tests_unit_bg_purge_t_SOURCES = tests/unit/bg_purge.c
+tests_unit_bg_purge_t_LDADD = $(TEST_LIB_CORE)
