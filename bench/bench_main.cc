@@ -173,7 +173,7 @@ void register_all()
 		idle_counters(st, r);
 	}, benchmark::kMillisecond)->Iterations(1);
 
-	add("huge/5M-25M", [](benchmark::State &st) {
+	add("huge/5to25M", [](benchmark::State &st) {
 		run_batches(st, 8, [](size_t n) { wl_huge(n); });
 	}, benchmark::kMicrosecond);
 

@@ -518,6 +518,7 @@ void mag_thread_exit(void);          /* magazines back to the depots */
 /* Rounds of @c held in every registered thread's magazines plus the depot's
  * (see kmem_cache_destroy); takes the thread-list and depot locks. */
 unsigned long mag_count_cached(struct kmem_cache *c);
+unsigned int mag_nr_threads(void);   /* threads holding magazines now */
 /* Flush every thread's magazines of @c and the depot back to the slabs,
  * free the magazines, reset every thread's slot for c->id. */
 void mag_flush_all(struct kmem_cache *c);

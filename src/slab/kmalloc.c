@@ -197,6 +197,27 @@ static void lcache_release(void *blk, size_t npages)
 	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
 }
 
+/* The lists of all threads together keep at most about LCACHE_BUDGET:
+ * each thread's share is LCACHE_BUDGET / threads, between LCACHE_BYTES_MIN
+ * and LCACHE_BYTES_MAX, so that a thousand threads do not keep four MiB
+ * each. kmalloc_lcache_slack is LCACHE_BYTES_MAX minus that share, set
+ * when a thread opens or closes its lists; lcache_put adds it to what it
+ * needs. */
+#define LCACHE_BUDGET    ((size_t)64 << 20)
+#define LCACHE_BYTES_MIN ((size_t)256 << 10)
+static size_t kmalloc_lcache_slack;
+
+static void lcache_budget_update(void)
+{
+	size_t n = mag_nr_threads();
+	size_t share = LCACHE_BUDGET / (n ? n : 1);
+	if (share > LCACHE_BYTES_MAX)
+		share = LCACHE_BYTES_MAX;
+	if (share < LCACHE_BYTES_MIN)
+		share = LCACHE_BYTES_MIN;
+	SM_WRITE_ONCE(kmalloc_lcache_slack, LCACHE_BYTES_MAX - share);
+}
+
 /* Open the calling thread's lists, once it is attached. */
 static void lcache_arm(void)
 {
@@ -204,6 +225,7 @@ static void lcache_arm(void)
 	if (!lc->lc_armed && sm_thread_state == SM_THREAD_ATTACHED) {
 		lc->lc_armed = true;
 		lc->lc_room = LCACHE_BYTES_MAX;
+		lcache_budget_update();
 	}
 }
 
@@ -216,7 +238,7 @@ static inline bool lcache_put(void *blk, size_t npages)
 	if (bytes > SM_READ_ONCE(lcache_size_max))
 		return false;
 	large_cache_fast_t *lc = lcache_fast();
-	if (bytes > lc->lc_room)
+	if (bytes + SM_READ_ONCE(kmalloc_lcache_slack) > lc->lc_room)
 		return false;
 	*(void **)blk = lcache_link(blk, lc->lc_bin[npages]);
 	lc->lc_bin[npages] = blk;
@@ -255,6 +277,7 @@ void kmalloc_thread_exit(void)
 	lcache_flush();
 	sm_lcache.lc_armed = false;      /* closed for the thread's last calls */
 	sm_lcache.lc_room = 0;
+	lcache_budget_update();
 }
 
 /* ---- initialisation ---- */

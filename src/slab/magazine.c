@@ -369,8 +369,18 @@ size_t depot_reap(struct kmem_cache *c, bool all)
 
 /* ---- thread registration and slots ---- */
 
+static unsigned int mag_nthreads;        /* threads on sm_thread_list */
+
+/* Threads that hold per-thread caches now (a snapshot, for budgets that
+ * scale with the thread count). */
+unsigned int mag_nr_threads(void)
+{
+	return SM_READ_ONCE(mag_nthreads);
+}
+
 static void mag_thread_link_locked(struct thread_cache *tc)
 {
+	SM_WRITE_ONCE(mag_nthreads, mag_nthreads + 1);
 	tc->tc_prev = NULL;
 	tc->tc_next = sm_thread_list;
 	if (sm_thread_list)
@@ -381,6 +391,7 @@ static void mag_thread_link_locked(struct thread_cache *tc)
 
 static void mag_thread_unlink_locked(struct thread_cache *tc)
 {
+	SM_WRITE_ONCE(mag_nthreads, mag_nthreads - 1);
 	if (tc->tc_prev)
 		tc->tc_prev->tc_next = tc->tc_next;
 	else
@@ -998,6 +1009,7 @@ void mag_postfork_child(void)
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		pthread_mutex_init(&c->depot.d_lock, NULL);
 	sm_thread_list = NULL;
+	mag_nthreads = 0;
 	if (sm_tc.tc_registered) {
 		sm_tc.tc_registered = 0;
 		mag_thread_link_locked(&sm_tc);
