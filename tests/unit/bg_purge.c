@@ -99,7 +99,7 @@ static void test_huge(void)
 	for (size_t i = 0; i < ((size_t)24 << 20); i += 4096)
 		zero &= z[i] == 0 && z[i + 4095] == 0;
 	ok(zero, "calloc of reused huge memory reads zeros");
-	ok(kmalloc_usable(e, "test") >= ((size_t)30 << 20), "usable size");
+	ok(kmalloc_usable(e, "test", false) >= ((size_t)30 << 20), "usable size");
 	memset(z, 1, (size_t)24 << 20);
 	memset(e, 1, (size_t)30 << 20);
 	size_t r0 = os_rss_bytes();
