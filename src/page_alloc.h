@@ -419,6 +419,7 @@ extern size_t vmap_cache_max_bytes;
  * program with one line). */
 void *vmap_ioremap(unsigned long offset, unsigned long size);
 void vmap_iounmap(volatile void *addr);
+extern size_t vmap_arena_max_block;  /* largest block carved from arenas */
 void vmap_init(void);                /* registers the cache's decay task */
 void vmap_prefork(void);
 void vmap_postfork_parent(void);

@@ -70,7 +70,7 @@
  *     read. A decay of 0 disables the cache. Nothing on the malloc fast
  *     paths (slab, large) looks at it.
  *
- *  6. Arenas (huge kmalloc blocks up to VM_ARENA_MAX_BLOCK, 32 MiB). A
+ *  6. Arenas (huge kmalloc blocks up to vmap_arena_max_block, 32 MiB). A
  *     loop that frees and allocates huge blocks of varying sizes misses a
  *     cache of whole mappings, and every miss faults all its pages in
  *     again. Such blocks are carved from arenas instead: mappings of
@@ -381,7 +381,8 @@ static int vc_largest(void)
 /* ---- arenas of huge blocks (theory 6) ---- */
 
 #define VM_ARENA_SIZE      ((size_t)128 << 20)  /* bytes of one arena */
-#define VM_ARENA_MAX_BLOCK ((size_t)32 << 20)   /* larger blocks: own mapping */
+/* Larger blocks get their own mapping; 0 keeps every block out of arenas. */
+size_t vmap_arena_max_block = (size_t)32 << 20;
 #define VM_ARENAS          64                   /* arenas at most */
 #define VM_EXTENTS         1024                 /* free extents at most */
 
@@ -676,7 +677,7 @@ static size_t arena_purge(bool all, bool smooth)
 	return bytes;
 }
 
-/* A block of @usable bytes (<= VM_ARENA_MAX_BLOCK) from an arena,
+/* A block of @usable bytes (<= vmap_arena_max_block) from an arena,
  * registered; NULL if the table or a new arena cannot be had. *@dirty
  * tells whether its memory may be non-zero. */
 static void *arena_alloc(size_t usable, bool *dirty)
@@ -801,7 +802,7 @@ void *vmap_alloc_cached(size_t size, bool zero)
 	if (size == 0 || size > ((size_t)1 << 46))
 		return NULL;
 	size_t usable = SM_ALIGN_UP(size, SM_PAGE_SIZE);
-	if (usable <= VM_ARENA_MAX_BLOCK) {
+	if (usable <= SM_READ_ONCE(vmap_arena_max_block)) {
 		bool dirty = false;
 		char *a = arena_alloc(usable, &dirty);
 		if (a) {
@@ -987,7 +988,7 @@ bool vmap_is_cached(const void *addr)
 	for (unsigned int i = 0; i < vm_cache_n && !found; i++)
 		found = vm_cache[i].vc_addr == (uintptr_t)addr;
 	for (unsigned int i = 0; i < vm_next && !found; i++)
-		found = (uintptr_t)addr - vm_ext[i].ve_addr < vm_ext[i].ve_len;
+		found = vm_ext[i].ve_addr == (uintptr_t)addr;
 	sm_mutex_unlock(&vm_lock);
 	return found;
 }

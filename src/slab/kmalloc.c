@@ -590,6 +590,21 @@ static bool glibc_owns(const void *p, size_t *usable)
 			*usable = sz - 8;
 		return true;
 	}
+	/* A chunk of a glibc arena other than the main one (a thread's): the
+	 * NON_MAIN_ARENA bit, inside its heap (64 MiB aligned, HEAP_MAX_SIZE
+	 * on 64-bit systems). */
+	const uintptr_t heap_max = (uintptr_t)64 << 20;
+	if (os_is_mapped((const char *)p - 16)) {
+		size_t sz = ((const size_t *)p)[-1];
+		size_t n = sz & ~(size_t)7;
+		uintptr_t heap = a & ~(heap_max - 1);
+		if ((sz & 4) && !(sz & 2) && n >= 32 && a - 16 + n <= heap + heap_max &&
+		    os_is_mapped((const void *)heap)) {
+			if (usable)
+				*usable = n - 8;
+			return true;
+		}
+	}
 	/* An mmapped glibc chunk: page-aligned header, IS_MMAPPED bit. */
 	if ((a & (SM_PAGE_SIZE - 1)) == 16 && os_is_mapped(p)) {
 		size_t sz = ((const size_t *)p)[-1];
