@@ -143,6 +143,40 @@ void register_all()
 		}, benchmark::kNanosecond);
 	}
 
+	// Memory given back while the program is idle (wl_memory.c): one op is
+	// long and its resident-set figures are what matters.
+	unsigned int pause_ms = smoke ? 10 : 2000;
+	size_t idle_total = smoke ? 8 * MiB : 1024 * MiB;
+	auto idle_counters = [](benchmark::State &st, const wl_idle_result &r) {
+		long peak = wl_peak_rss_kb();
+		if (r.ir_rss_full_kb > peak)
+			peak = r.ir_rss_full_kb;
+		st.counters["peak_rss_kb"] = static_cast<double>(peak);
+		st.counters["rss_base_kb"] = static_cast<double>(r.ir_rss_base_kb);
+		st.counters["rss_full_kb"] = static_cast<double>(r.ir_rss_full_kb);
+		st.counters["rss_freed_kb"] = static_cast<double>(r.ir_rss_freed_kb);
+		st.counters["rss_idle_kb"] = static_cast<double>(r.ir_rss_idle_kb);
+	};
+	add("idle/1G", [pause_ms, idle_total, idle_counters](benchmark::State &st) {
+		wl_idle_result r = {};
+		wl_reset_peak_rss();
+		for (auto _ : st)
+			wl_idle(1, idle_total, pause_ms, &r);
+		idle_counters(st, r);
+	}, benchmark::kMillisecond)->Iterations(1);
+	unsigned int nthreads = smoke ? 8 : 1000;
+	add("idle/threads", [pause_ms, nthreads, idle_counters](benchmark::State &st) {
+		wl_idle_result r = {};
+		wl_reset_peak_rss();
+		for (auto _ : st)
+			wl_threads_rss(1, nthreads, pause_ms, &r);
+		idle_counters(st, r);
+	}, benchmark::kMillisecond)->Iterations(1);
+
+	add("huge/5to25M", [](benchmark::State &st) {
+		run_batches(st, 8, [](size_t n) { wl_huge(n); });
+	}, benchmark::kMicrosecond);
+
 	// One cycle is long (a large heap built and torn down) and its memory
 	// figures are what matters, so it runs a fixed single iteration.
 	size_t nr_objects = smoke ? 20000 : 150000;

@@ -10,7 +10,7 @@
 # neither; `make check` builds both (bench_alloc only when Google Benchmark
 # was found) for the smoke test.
 BENCH_WORKLOADS = bench/workloads.h bench/workloads.c bench/wl_threads.c \
-	bench/wl_kernel.c
+	bench/wl_kernel.c bench/wl_memory.c
 
 bench_bench_alloc_SOURCES = bench/bench_main.cc $(BENCH_WORKLOADS)
 bench_bench_alloc_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)

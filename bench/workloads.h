@@ -125,6 +125,30 @@ int wl_pages(size_t iters, unsigned int order);
  * callgrind_pair). Returns 0 if slabmalloc is not loaded. */
 int wl_kmem_cache_pair(size_t iters, size_t size);
 
+/* ---- memory given back and reused (wl_memory.c) ---- */
+
+/* Resident set (KiB) at the steps of wl_idle and wl_threads_rss. */
+struct wl_idle_result {
+	long ir_rss_base_kb;            /* before */
+	long ir_rss_full_kb;            /* all allocated (threads: all alive) */
+	long ir_rss_freed_kb;           /* all freed (threads: all joined) */
+	long ir_rss_idle_kb;            /* after the pause, with no call made */
+};
+
+/* One op: @total bytes allocated in 64 KiB blocks and written, all freed,
+ * then @pause ms without any call. */
+void wl_idle(size_t iters, size_t total, unsigned int pause, struct wl_idle_result *res);
+
+/* One op: @nthreads threads alive at once, each having done 3000 mixed
+ * allocations (16 B..64 KiB) and holding 64; then they free and exit, are
+ * joined, and @pause ms pass without any call. */
+void wl_threads_rss(size_t iters, unsigned int nthreads, unsigned int pause,
+                    struct wl_idle_result *res);
+
+/* One op: one of 20 live blocks of 5..25 MiB freed, another allocated and
+ * each of its pages written once. */
+void wl_huge(size_t iters);
+
 /* ---- process memory (workloads.c) ---- */
 
 /* Resident set (Rss of /proc/self/smaps_rollup, else VmRSS) and its peak

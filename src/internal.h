@@ -11,6 +11,7 @@
  *   0      base/os.c         system calls: mmap/munmap/madvise/mremap, CPU id
  *          base/report.c     sm_fatal, sm_warn, sm_dprintf (allocation-free)
  *          base/thread.c     init and thread state, leaf fork hooks
+ *          base/bgthread.c   the background purge thread and its tasks
  *   1      page/bootmem.c    a static region usable before init, metadata
  *   2      page/gfp.c        GFP retry policy, fault injection
  *   3      page/buddy.c      zones, struct page (mem_map), free areas,
@@ -53,9 +54,11 @@
  *   4b. dbg_lock              debug.c: slub_debug records
  *   5. slab lock              slab.c: one per cache (slab_lock)
  *   6. zone lock              buddy.c: DMA before NORMAL
- *   7. vmalloc lock           vmalloc.c: registry of huge mappings
+ *   7. vmalloc lock           vmalloc.c: registry of huge mappings (after
+ *                             vm_purge_lock, which serialises arena purges)
  *   8. bootmem lock           bootmem.c
  *   9. kf_lock                kfence.c: the guarded pool (a leaf)
+ *  10. bg_lock                bgthread.c: a leaf, nothing is taken under it
  *
  * The introspection service's publication lock (top/introspect.c) sits
  * between 1 and 2: its service thread takes it, then the cache-list,
@@ -423,6 +426,35 @@ SM_INLINE void sm_introspect_poll(void)
 	if (unlikely(h != NULL))
 		h();
 }
+
+/* ---- the background purge thread (base floor: bgthread.c) ---- */
+
+/* A task of the thread: give back what is due at @now (CLOCK_MONOTONIC
+ * ns). RETURNS: when it next has something to do, 0 for nothing to age. */
+typedef uint64_t (*sm_bg_tick_fn)(uint64_t now);
+void sm_bg_register(sm_bg_tick_fn tick);   /* idempotent, at a layer's init */
+extern int sm_bg_enabled;            /* option reap_thread: 0 never starts it */
+enum { BG_NONE, BG_PENDING, BG_RUNNING, BG_SLEEPING, BG_IDLE, BG_FAILED };
+extern int sm_bg_state;              /* BG_*, written by bgthread.c */
+/* A layer began to hold memory that ages and wants its task run by @due
+ * (CLOCK_MONOTONIC ns): make sure the thread will (start it at the next
+ * sm_bg_poll, or signal it out of a longer sleep). Any context; takes only
+ * the leaf bg_lock, and only when the thread is absent or asleep too long. */
+void sm_bg_wake(uint64_t due);
+void sm_bg_wake_slow(uint64_t due);
+SM_NOINLINE void sm_bg_start(void);
+/* Start the thread if a wake asked for it. Only where the caller holds no
+ * allocator lock: creating a thread allocates. */
+SM_INLINE void sm_bg_poll(void)
+{
+	if (unlikely(__atomic_load_n(&sm_bg_state, __ATOMIC_RELAXED) == BG_PENDING))
+		sm_bg_start();
+}
+bool sm_bg_running(void);            /* the thread exists */
+unsigned long sm_bg_rounds(void);    /* task rounds it has run */
+void sm_bg_prefork(void);            /* bg_lock is a leaf: taken last */
+void sm_bg_postfork_parent(void);
+void sm_bg_postfork_child(void);
 
 /* ---- the top: options.c, stats.c, init.c, layers.c ---- */
 

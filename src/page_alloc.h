@@ -106,6 +106,9 @@ struct free_area {
  * free fast path (zone_limit only grows, and a pointer we handed out is
  * always below it).
  */
+/* Epochs of one decay period in the smooth decay (buddy.c, theory 5). */
+#define BUDDY_DECAY_STEPS 16
+
 struct zone {
 	uintptr_t          zone_base;    /* start of the zone's range */
 	size_t             zone_limit;   /* bytes mapped and handed to the buddy */
@@ -122,6 +125,10 @@ struct zone {
 	struct page       *zone_purging;      /* PG_purge blocks (lock dropped) */
 	size_t             zone_purging_pages;/* pages on zone_purging */
 	uint64_t           zone_next_decay_ns;/* rate limit of decay purges */
+	bool               zone_kick;         /* dirty list became non-empty */
+	uint64_t           zone_epoch_ns;     /* start of the decay epoch */
+	size_t             zone_epoch_dirty;  /* dirty pages at its start */
+	size_t             zone_backlog[BUDDY_DECAY_STEPS]; /* pages dirtied per epoch, newest first */
 };
 
 extern struct zone sm_zones[SM_NR_ZONES];
@@ -417,6 +424,8 @@ extern size_t vmap_cache_max_bytes;
  * program with one line). */
 void *vmap_ioremap(unsigned long offset, unsigned long size);
 void vmap_iounmap(volatile void *addr);
+extern size_t vmap_arena_max_block;  /* largest block carved from arenas */
+void vmap_init(void);                /* registers the cache's decay task */
 void vmap_prefork(void);
 void vmap_postfork_parent(void);
 void vmap_postfork_child(void);

@@ -494,12 +494,11 @@ extern char sm_leak_target[256];
 /* Tunables (options.c may set them; docs/slab.md):
  *   slab_mag_max            largest magazine capacity adaptation may reach
  *                           (rounded down to a magazine size; default 254)
- *   depot_reap_interval_ns  working-set interval of the depots (default 10 s)
- *   sm_reap_thread          non-zero: a background thread reaps idle depots
- *                           every interval (started lazily; default off) */
+ *   depot_reap_interval_ns  working-set interval of the depots (default 10 s);
+ *                           the background thread (bgthread.c, option
+ *                           reap_thread) ends the intervals of quiet depots */
 extern unsigned int slab_mag_max;
 extern uint64_t depot_reap_interval_ns;
-extern int sm_reap_thread;
 
 /* Rank 3 of the lock order: the list of registered thread caches. */
 extern pthread_mutex_t sm_thread_list_lock;
@@ -520,6 +519,7 @@ void mag_thread_exit(void);          /* magazines back to the depots */
  * (see kmem_cache_destroy); takes the thread-list and depot locks. */
 unsigned long mag_count_cached(struct kmem_cache *c);
 bool mag_count_cached_try(struct kmem_cache *c, unsigned long *n);
+unsigned int mag_nr_threads(void);   /* threads holding magazines now */
 /* Flush every thread's magazines of @c and the depot back to the slabs,
  * free the magazines, reset every thread's slot for c->id. */
 void mag_flush_all(struct kmem_cache *c);

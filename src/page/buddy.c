@@ -110,9 +110,16 @@
  *     (buddy.free_ns: when the block became dirty; halves of a split block
  *     take their parent's place and time; merged blocks go to the tail
  *     with the current time). buddy_purge() takes dirty blocks older than
- *     buddy_decay_ns (default 10 s, jemalloc's dirty_decay_ms default) off
- *     the free lists onto zone_purging (PG_purge), drops the lock, madvises
- *     them, and frees them back clean. A purge is tried, rate-limited to one
+ *     buddy_decay_ns (default 1 s) off the free lists onto zone_purging
+ *     (PG_purge), drops the lock, madvises them, and frees them back clean.
+ *     The background purge thread (base/bgthread.c) runs buddy_decay_tick
+ *     every decay/BUDDY_DECAY_STEPS while anything is dirty: the smooth
+ *     decay of zone_decay_tick purges, oldest first, what exceeds the
+ *     weight of the dirty pages by age (jemalloc's decay curve, linear), so
+ *     memory goes back within one decay period even if the program makes
+ *     no further call. A holder of the zone lock that makes the dirty list
+ *     non-empty sets zone_kick, and zone_unlock wakes the thread after the
+ *     lock is dropped. A purge is also tried, rate-limited to one
  *     per decay/8, when a slow path that holds the zone lock anyway (free
  *     to the zone, pcp drain, zone allocation that may reclaim) sees that
  *     the oldest dirty block is past due; the fast paths never look at the
@@ -234,7 +241,7 @@ struct zone sm_zones[SM_NR_ZONES] = {
 	[ZONE_NORMAL] = { .zone_lock = PTHREAD_MUTEX_INITIALIZER, .zone_name = "Normal" },
 };
 
-uint64_t buddy_decay_ns = 10ull * 1000000000ull;
+uint64_t buddy_decay_ns = 1000ull * 1000000ull;
 unsigned int buddy_pcp_high = 128;
 unsigned long buddy_reserve_pages = 64;
 
@@ -295,9 +302,17 @@ static inline bool zone_lock(struct zone *z, gfp_t gfp)
 	return sm_mutex_trylock(&z->zone_lock) == 0;
 }
 
+/* Unlock, and wake the background purge thread when this holder made the
+ * dirty list non-empty (theory 5): after the unlock, so that the wake-up
+ * never runs under the zone lock. */
 static inline void zone_unlock(struct zone *z)
 {
+	bool kick = z->zone_kick;
+	if (unlikely(kick))
+		z->zone_kick = false;
 	sm_mutex_unlock(&z->zone_lock);
+	if (unlikely(kick))
+		sm_bg_wake(os_now_ns() + SM_READ_ONCE(buddy_decay_ns) / BUDDY_DECAY_STEPS);
 }
 
 /* ---- free areas and the dirty list (zone lock held) ---- */
@@ -587,6 +602,8 @@ static void zone_free_one(struct zone *z, struct page *pg, unsigned int order,
 		if (z->zone_dirty_tail && now < z->zone_dirty_tail->buddy.free_ns)
 			now = z->zone_dirty_tail->buddy.free_ns;
 		head->buddy.free_ns = now;
+		if (!z->zone_dirty_tail)
+			z->zone_kick = true;
 		dl_insert_after(z, z->zone_dirty_tail, head);
 	}
 }
@@ -644,9 +661,10 @@ static void purging_del(struct zone *z, struct page *pg)
 	z->zone_purging_pages -= NPAGES(pg->order);
 }
 
-/* Return dirty free blocks of @z to the OS: all of them, or those older
- * than the decay period. RETURNS: bytes madvised. */
-static size_t zone_purge(struct zone *z, bool all)
+/* Return dirty free blocks of @z to the OS, oldest first: all of them
+ * (@all), else those older than the decay period and at least @npages
+ * pages more. RETURNS: bytes madvised. */
+static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 {
 	struct page *batch[BUDDY_PURGE_BATCH];
 	size_t bytes = 0;
@@ -661,8 +679,9 @@ static size_t zone_purge(struct zone *z, bool all)
 		unsigned int n = 0;
 		struct page *h;
 		while (n < BUDDY_PURGE_BATCH && (h = z->zone_dirty_head) != NULL &&
-		       h->buddy.free_ns <= cutoff) {
+		       (h->buddy.free_ns <= cutoff || npages)) {
 			unsigned int o = h->order;
+			npages -= npages < NPAGES(o) ? npages : NPAGES(o);
 			fa_del(z, h, o);
 			dl_del(z, h);
 			h->flags = PG_purge;
@@ -693,6 +712,79 @@ static size_t zone_purge(struct zone *z, bool all)
 	}
 	zone_unlock(z);
 	return bytes;
+}
+
+static size_t zone_purge(struct zone *z, bool all)
+{
+	return zone_purge_n(z, all, 0);
+}
+
+/*
+ * The background thread's task for @z (theory 5): the smooth decay. Time
+ * is cut into epochs of decay/BUDDY_DECAY_STEPS; zone_backlog[i] holds the
+ * pages that became dirty i+1 epochs ago (the growth of zone_dirty_pages
+ * over that epoch, jemalloc's measure). A page of age a may stay dirty
+ * with weight 1 - a/decay, so the zone keeps at most
+ *   limit = sum of backlog[i] * (STEPS - 1 - i) / STEPS
+ * dirty pages and purges the surplus, oldest first: memory freed at once
+ * goes back in equal parts over one decay period instead of all at its
+ * end. RETURNS: the next epoch's end, or 0 when nothing is dirty.
+ */
+static uint64_t zone_decay_tick(struct zone *z, uint64_t now)
+{
+	if (!z->zone_span)
+		return 0;
+	uint64_t decay = SM_READ_ONCE(buddy_decay_ns);
+	uint64_t step = decay / BUDDY_DECAY_STEPS ? decay / BUDDY_DECAY_STEPS : 1;
+	size_t surplus = 0;
+	bool all = decay == 0;
+
+	sm_mutex_lock(&z->zone_lock);
+	uint64_t k = now > z->zone_epoch_ns ? (now - z->zone_epoch_ns) / step : 0;
+	if (k > BUDDY_DECAY_STEPS) {
+		/* Back from an idle sleep: nothing of the old backlog is left
+		 * to weigh, and the pages dirtied since are young. */
+		memset(z->zone_backlog, 0, sizeof z->zone_backlog);
+		z->zone_epoch_ns = now;
+	} else if (k) {
+		memmove(&z->zone_backlog[k], &z->zone_backlog[0],
+		        (BUDDY_DECAY_STEPS - k) * sizeof z->zone_backlog[0]);
+		memset(&z->zone_backlog[1], 0, (k - 1) * sizeof z->zone_backlog[0]);
+		z->zone_backlog[0] = z->zone_dirty_pages > z->zone_epoch_dirty ?
+		                     z->zone_dirty_pages - z->zone_epoch_dirty : 0;
+		z->zone_epoch_ns += k * step;
+		size_t limit = 0;
+		for (unsigned int i = 0; i < BUDDY_DECAY_STEPS; i++)
+			limit += z->zone_backlog[i] * (BUDDY_DECAY_STEPS - 1 - i) /
+			         BUDDY_DECAY_STEPS;
+		if (z->zone_dirty_pages > limit)
+			surplus = z->zone_dirty_pages - limit;
+	}
+	sm_mutex_unlock(&z->zone_lock);
+
+	if (surplus || all || z->zone_dirty_head)
+		zone_purge_n(z, all, surplus);
+
+	sm_mutex_lock(&z->zone_lock);
+	z->zone_epoch_dirty = z->zone_dirty_pages;
+	bool busy = z->zone_dirty_head != NULL;
+	for (unsigned int i = 0; i < BUDDY_DECAY_STEPS && !busy; i++)
+		busy = z->zone_backlog[i] != 0;
+	uint64_t next = busy ? z->zone_epoch_ns + step : 0;
+	sm_mutex_unlock(&z->zone_lock);
+	return next;
+}
+
+/* The page layer's task of the background thread (bgthread.c). */
+static uint64_t buddy_decay_tick(uint64_t now)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < SM_NR_ZONES; i++) {
+		uint64_t t = zone_decay_tick(&sm_zones[i], now);
+		if (t && (!next || t < next))
+			next = t;
+	}
+	return next;
 }
 
 /**
@@ -1598,6 +1690,7 @@ void buddy_init(void)
 		buddy_pcp_key = SM_TLS_KEY_OF(buddy_pcp);
 #endif
 	zones_place();
+	sm_bg_register(buddy_decay_tick);
 	__atomic_store_n(&buddy_ready, 1, __ATOMIC_RELEASE);
 }
 

@@ -200,6 +200,27 @@ static void lcache_release(void *blk, size_t npages)
 	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
 }
 
+/* The lists of all threads together keep at most about LCACHE_BUDGET:
+ * each thread's share is LCACHE_BUDGET / threads, between LCACHE_BYTES_MIN
+ * and LCACHE_BYTES_MAX, so that a thousand threads do not keep four MiB
+ * each. kmalloc_lcache_slack is LCACHE_BYTES_MAX minus that share, set
+ * when a thread opens or closes its lists; lcache_put adds it to what it
+ * needs. */
+#define LCACHE_BUDGET    ((size_t)64 << 20)
+#define LCACHE_BYTES_MIN ((size_t)256 << 10)
+static size_t kmalloc_lcache_slack;
+
+static void lcache_budget_update(void)
+{
+	size_t n = mag_nr_threads();
+	size_t share = LCACHE_BUDGET / (n ? n : 1);
+	if (share > LCACHE_BYTES_MAX)
+		share = LCACHE_BYTES_MAX;
+	if (share < LCACHE_BYTES_MIN)
+		share = LCACHE_BYTES_MIN;
+	SM_WRITE_ONCE(kmalloc_lcache_slack, LCACHE_BYTES_MAX - share);
+}
+
 /* Open the calling thread's lists, once it is attached. */
 static void lcache_arm(void)
 {
@@ -207,6 +228,7 @@ static void lcache_arm(void)
 	if (!lc->lc_armed && sm_thread_state == SM_THREAD_ATTACHED) {
 		lc->lc_armed = true;
 		lc->lc_room = LCACHE_BYTES_MAX;
+		lcache_budget_update();
 	}
 }
 
@@ -219,7 +241,7 @@ static inline bool lcache_put(void *blk, size_t npages)
 	if (bytes > SM_READ_ONCE(lcache_size_max))
 		return false;
 	large_cache_fast_t *lc = lcache_fast();
-	if (bytes > lc->lc_room)
+	if (bytes + SM_READ_ONCE(kmalloc_lcache_slack) > lc->lc_room)
 		return false;
 	*(void **)blk = lcache_link(blk, lc->lc_bin[npages]);
 	lc->lc_bin[npages] = blk;
@@ -258,6 +280,7 @@ void kmalloc_thread_exit(void)
 	lcache_flush();
 	sm_lcache.lc_armed = false;      /* closed for the thread's last calls */
 	sm_lcache.lc_room = 0;
+	lcache_budget_update();
 }
 
 /* ---- initialisation ---- */
@@ -570,6 +593,21 @@ static bool glibc_owns(const void *p, size_t *usable)
 			*usable = sz - 8;
 		return true;
 	}
+	/* A chunk of a glibc arena other than the main one (a thread's): the
+	 * NON_MAIN_ARENA bit, inside its heap (64 MiB aligned, HEAP_MAX_SIZE
+	 * on 64-bit systems). */
+	const uintptr_t heap_max = (uintptr_t)64 << 20;
+	if (os_is_mapped((const char *)p - 16)) {
+		size_t sz = ((const size_t *)p)[-1];
+		size_t n = sz & ~(size_t)7;
+		uintptr_t heap = a & ~(heap_max - 1);
+		if ((sz & 4) && !(sz & 2) && n >= 32 && a - 16 + n <= heap + heap_max &&
+		    os_is_mapped((const void *)heap)) {
+			if (usable)
+				*usable = n - 8;
+			return true;
+		}
+	}
 	/* An mmapped glibc chunk: page-aligned header, IS_MMAPPED bit. */
 	if ((a & (SM_PAGE_SIZE - 1)) == 16 && os_is_mapped(p)) {
 		size_t sz = ((const size_t *)p)[-1];
@@ -791,12 +829,14 @@ static void kfree_classified(const void *p, const char *caller)
 			return;
 		}
 		buddy_free_exact((void *)p, usable, caller);
+		sm_bg_poll();            /* no lock held: may start the purge thread */
 		return;
 	case KOBJ_HUGE:
 		if (unlikely(kmalloc_huge_debug))
 			debug_block_free((void *)p, vmap_size(p), true, kmalloc_huge_debug, caller,
 			                 kmalloc_debug_ra());
 		vmap_free(p, caller);
+		sm_bg_poll();
 		return;
 	case KOBJ_BOOT:
 		return;          /* bootstrap blocks are few and tiny: kept */

@@ -49,15 +49,18 @@
  *    are freed; then surplus empty slabs go back to the page layer. The check
  *    is a clock read in the depot slow paths (no cost on the fast paths);
  *    SLAB_NO_REAP caches skip it. depot_reap(c, true) (kmem_cache_shrink,
- *    the reclaim hook) empties a depot at once. Optionally (sm_reap_thread),
- *    a background thread started lazily by the first slow path reaps idle
- *    depots each interval, so caches that went quiet are reaped too.
+ *    the reclaim hook) empties a depot at once. The background purge thread
+ *    (base/bgthread.c) runs mag_reap_tick, which ends the interval of every
+ *    depot that holds magazines when it is due, so caches that went quiet
+ *    are reaped too; a depot that receives its first full magazine wakes
+ *    it.
  *
  * 5. Threads. The first slow path of a thread arms its exit hook
  *    (sm_thread_attach) and registers its thread_cache on sm_thread_list.
- *    At exit (mag_thread_exit) its magazines go to the depots (non-empty to
- *    the full list, empty to the empty list), its slots are zeroed and it
- *    leaves the list. Afterwards (SM_THREAD_EXITING) the slow paths bypass
+ *    At exit (mag_thread_exit) its magazines go back to the slabs (rounds
+ *    to their slabs, the magazines freed, surplus empty slabs to the page
+ *    layer: the caches of exited threads do not stay resident), its slots
+ *    are zeroed and it leaves the list. Afterwards (SM_THREAD_EXITING) the slow paths bypass
  *    magazines: objects come from and go to the slabs directly.
  *    Slots for cache ids >= SM_TC_INLINE are in tc_ext, an os_map()ed array
  *    grown on demand under the thread-list lock (other threads read it under
@@ -81,8 +84,8 @@
  *    cache-list order, after the cache-list lock); the parent unlocks. In the
  *    child only the forking thread exists: the other threads' thread caches
  *    are dropped from the list (their rounds are leaked in the child, like
- *    their stacks), the locks are re-initialised and the reaper thread, if
- *    any, will be restarted by the next slow path.
+ *    their stacks) and the locks are re-initialised (the background thread
+ *    is the base floor's business).
  *
  * 9. Double free. Rounds are pointers only: nothing is written into the
  *    objects, and nothing in them is trusted. A free is pushed without a
@@ -111,7 +114,6 @@ static struct thread_cache *sm_thread_list;
 
 unsigned int slab_mag_max = 254;
 uint64_t depot_reap_interval_ns = 10ull * 1000000000ull;
-int sm_reap_thread;
 
 /* Contended depot acquisitions per interval that grow the magazine size. */
 #define DEPOT_CONTENTION_LIMIT 16
@@ -123,8 +125,6 @@ static struct cpu_cache mag_cc_none;
 static const uint32_t mag_sizes[] = { 6, 14, 30, 62, 126, 254 };
 #define MAG_NR_SIZES SM_ARRAY_SIZE(mag_sizes)
 static struct kmem_cache *mag_caches[MAG_NR_SIZES];
-
-static int mag_reaper_started;
 
 _Static_assert(sizeof(struct magazine) == 16, "magazine header is 16 bytes");
 
@@ -369,8 +369,18 @@ size_t depot_reap(struct kmem_cache *c, bool all)
 
 /* ---- thread registration and slots ---- */
 
+static unsigned int mag_nthreads;        /* threads on sm_thread_list */
+
+/* Threads that hold per-thread caches now (a snapshot, for budgets that
+ * scale with the thread count). */
+unsigned int mag_nr_threads(void)
+{
+	return SM_READ_ONCE(mag_nthreads);
+}
+
 static void mag_thread_link_locked(struct thread_cache *tc)
 {
+	SM_WRITE_ONCE(mag_nthreads, mag_nthreads + 1);
 	tc->tc_prev = NULL;
 	tc->tc_next = sm_thread_list;
 	if (sm_thread_list)
@@ -381,6 +391,7 @@ static void mag_thread_link_locked(struct thread_cache *tc)
 
 static void mag_thread_unlink_locked(struct thread_cache *tc)
 {
+	SM_WRITE_ONCE(mag_nthreads, mag_nthreads - 1);
 	if (tc->tc_prev)
 		tc->tc_prev->tc_next = tc->tc_next;
 	else
@@ -458,51 +469,36 @@ static struct cpu_cache *mag_cc_slot(struct kmem_cache *c, gfp_t gfp)
 	return &sm_tc.tc_ext[i];
 }
 
-/* ---- the background reaper ---- */
+/* ---- the background thread's task ---- */
 
-static void *mag_reaper_main(void *arg)
+/*
+ * End the interval of every depot whose interval is over, as the slow
+ * paths do, so that caches that went quiet are reaped too (bgthread.c runs
+ * it). RETURNS: when the next interval of a depot that holds magazines
+ * ends, 0 if none holds any.
+ */
+static uint64_t mag_reap_tick(uint64_t now)
 {
-	(void)arg;
-	for (;;) {
-		uint64_t iv = SM_READ_ONCE(depot_reap_interval_ns);
-		os_sleep_ns(iv / 2 ? iv / 2 : 1);
-		sm_mutex_lock(&sm_cache_list_lock);
-		for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
-			if (c->flags & (SLAB_NOMAG | SLAB_NO_REAP))
-				continue;
-			struct depot_reaped r = { NULL, NULL };
-			sm_mutex_lock(&c->depot.d_lock);
-			depot_tick(c, &r);
-			sm_mutex_unlock(&c->depot.d_lock);
-			depot_reaped_free(c, &r, 1);
-		}
-		sm_mutex_unlock(&sm_cache_list_lock);
+	uint64_t iv = SM_READ_ONCE(depot_reap_interval_ns), next = 0;
+	sm_mutex_lock(&sm_cache_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next) {
+		if (c->flags & (SLAB_NOMAG | SLAB_NO_REAP))
+			continue;
+		struct depot *d = &c->depot;
+		if (!SM_READ_ONCE(d->d_nfull) && !SM_READ_ONCE(d->d_nempty))
+			continue;
+		struct depot_reaped r = { NULL, NULL };
+		sm_mutex_lock(&d->d_lock);
+		depot_tick(c, &r);
+		bool held = d->d_nfull || d->d_nempty;
+		uint64_t t = d->d_reap_ns + iv;
+		sm_mutex_unlock(&d->d_lock);
+		depot_reaped_free(c, &r, 1);
+		if (held && (!next || t < next))
+			next = t > now ? t : now + 1;
 	}
-	return NULL;
-}
-
-/* Start the reaper once, from a slow path that has touched nothing yet
- * (pthread_create may allocate: this path can recurse safely). */
-static SM_NOINLINE void mag_start_reaper(void)
-{
-	int expect = 0;
-	if (!__atomic_compare_exchange_n(&mag_reaper_started, &expect, 1, false,
-	                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return;
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, mag_reaper_main, NULL) != 0) {
-		sm_warn("cannot start the depot reaper thread");
-	}
-	pthread_attr_destroy(&attr);
-}
-
-static inline void mag_maybe_start_reaper(void)
-{
-	if (unlikely(SM_READ_ONCE(sm_reap_thread)) && !SM_READ_ONCE(mag_reaper_started))
-		mag_start_reaper();
+	sm_mutex_unlock(&sm_cache_list_lock);
+	return next;
 }
 
 /* ---- slow paths ---- */
@@ -553,7 +549,7 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	}
 	if (unlikely(c->flags & SLAB_NOMAG) || !mag_thread_ready(gfp))
 		return slab_alloc_one(c, gfp);
-	mag_maybe_start_reaper();
+	sm_bg_poll();
 	sm_introspect_poll();
 	struct cpu_cache *cc = mag_cc_slot(c, gfp);
 	if (!cc)
@@ -629,7 +625,7 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 		slab_free_bulk(c, &obj, 1);
 		return;
 	}
-	mag_maybe_start_reaper();
+	sm_bg_poll();
 	sm_introspect_poll();
 	struct cpu_cache *cc = mag_cc_slot(c, GFP_KERNEL);
 	if (!cc) {
@@ -669,10 +665,15 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 		}
 		depot_lock(c, GFP_KERNEL);
 	}
-	/* The previous magazine is full (else we swapped above): to the depot. */
+	/* The previous magazine is full (else we swapped above): to the depot.
+	 * A depot that held none starts to age: the background thread reaps
+	 * it if the cache goes quiet. */
+	bool first = cc->cc_ploaded && !d->d_nfull && !d->d_nempty;
 	if (cc->cc_ploaded)
 		depot_push_full(d, cc->cc_ploaded, cc->cc_ploaded->mag_rounds);
 	depot_unlock(c);
+	if (unlikely(first))
+		sm_bg_wake(os_now_ns() + SM_READ_ONCE(depot_reap_interval_ns));
 	__atomic_fetch_add(&c->stat_flush, 1, __ATOMIC_RELAXED);
 	e->mag_round[0] = obj;
 	cc_rotate(cc, e, 1);
@@ -812,17 +813,8 @@ void mag_thread_exit(void)
 			continue;
 		struct magazine *chain = NULL;
 		mag_slot_take(cc, &chain);
-		struct depot *d = &c->depot;
-		sm_mutex_lock(&d->d_lock);
-		while (chain) {
-			struct magazine *next = chain->mag_next;
-			if (chain->mag_rounds)
-				depot_push_full(d, chain, chain->mag_rounds);
-			else
-				depot_push_empty(d, chain);
-			chain = next;
-		}
-		sm_mutex_unlock(&d->d_lock);
+		mag_chain_free(c, chain);
+		slab_trim(c, 1);
 	}
 	mag_thread_unlink_locked(&sm_tc);
 	struct cpu_cache *ext = sm_tc.tc_ext;
@@ -1029,6 +1021,7 @@ void mag_init(void)
 			sm_fatal("slabmalloc: cannot create the magazine cache %s", name);
 	}
 	sm_reclaim_hook = mag_reclaim;
+	sm_bg_register(mag_reap_tick);
 }
 
 void mag_prefork(void)
@@ -1050,10 +1043,10 @@ void mag_postfork_child(void)
 	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
 		pthread_mutex_init(&c->depot.d_lock, NULL);
 	sm_thread_list = NULL;
+	mag_nthreads = 0;
 	if (sm_tc.tc_registered) {
 		sm_tc.tc_registered = 0;
 		mag_thread_link_locked(&sm_tc);
 	}
 	pthread_mutex_init(&sm_thread_list_lock, NULL);
-	mag_reaper_started = 0;
 }

@@ -82,6 +82,7 @@ static void sm_thread_destructor(void *arg)
 	(void)arg;
 	sm_thread_state = SM_THREAD_EXITING;
 	sm_thread_exit_layers();
+	sm_bg_poll();            /* what the thread gave back ages from now */
 }
 
 /* ---- initialisation ---- */

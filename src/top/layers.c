@@ -14,6 +14,7 @@ void sm_init_layers(void)
 {
 	options_init();
 	buddy_init();
+	vmap_init();
 	slab_init();
 	mag_init();
 	kmalloc_init();
@@ -36,10 +37,12 @@ void sm_prefork_layers(void)
 	vmap_prefork();
 	kfence_prefork();
 	sm_fork_leaves_prepare();
+	sm_bg_prefork();
 }
 
 void sm_postfork_parent_layers(void)
 {
+	sm_bg_postfork_parent();
 	sm_fork_leaves_parent();
 	kfence_postfork_parent();
 	vmap_postfork_parent();
@@ -53,6 +56,7 @@ void sm_postfork_parent_layers(void)
 void sm_postfork_child_layers(void)
 {
 	introspect_postfork_child();
+	sm_bg_postfork_child();
 	sm_fork_leaves_child();
 	kfence_postfork_child();
 	vmap_postfork_child();

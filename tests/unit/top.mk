@@ -13,3 +13,8 @@ dist_noinst_SCRIPTS += tests/unit/layering.sh
 # The man pages: lint, rendering, aliases, every option documented.
 unit_tests += tests/unit/man.sh
 dist_noinst_SCRIPTS += tests/unit/man.sh
+# The background purge thread: memory goes back with no further call.
+unit_tests += tests/unit/bg_purge.t
+check_PROGRAMS += tests/unit/bg_purge.t
+tests_unit_bg_purge_t_SOURCES = tests/unit/bg_purge.c
+tests_unit_bg_purge_t_LDADD = $(TEST_LIB_CORE)
