@@ -282,7 +282,10 @@ int os_segv_handler(void (*fn)(int, siginfo_t *, void *), struct sigaction *old)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = fn;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	/* SA_ONSTACK: a thread with an alternate signal stack (a stack-overflow
+	 * handler of the program) still reaches the handler, which passes
+	 * faults that are not its own to the previous one. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGSEGV, &sa, old);
 }
