@@ -249,6 +249,8 @@ static int buddy_ready;                 /* zones placed (release store) */
 
 #define NPAGES(order)   ((size_t)1 << (order))
 #define BUDDY_PURGE_BATCH 32
+/* Yields buddy_alloc_range waits for a purge in flight before it grows. */
+#define BUDDY_PURGE_WAITS 64
 
 SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
 #if SM_TC_SEG_FS
@@ -1523,6 +1525,22 @@ static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int
 	return run_find_fragments(z, npages, align, order, SIZE_MAX);
 }
 
+/* While at least @npages pages are being purged (off the free lists, the
+ * zone lock dropped for madvise), a caller that may block waits for them
+ * once more: unlock, yield, lock. False when it should not (any more): at
+ * most BUDDY_PURGE_WAITS times per call, counted in *@waits. */
+static bool zone_wait_purge(struct zone *z, gfp_t gfp, size_t npages, unsigned int *waits)
+{
+	if (!(gfp & __GFP_WAIT) || z->zone_purging_pages < npages ||
+	    *waits >= BUDDY_PURGE_WAITS)
+		return false;
+	++*waits;
+	zone_unlock(z);
+	os_yield();
+	zone_lock(z, gfp);
+	return true;
+}
+
 /**
  * buddy_alloc_range - an exact range packed into the free pages.
  * @size: bytes, 1 .. 4 MiB; the range has PAGE_ALIGN(@size) pages
@@ -1556,14 +1574,23 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 
 	if (!z->zone_span || !zone_lock(z, gfp))
 		return NULL;
+	/* Blocks that a purge took off the free lists while it madvises them
+	 * (zone_purging, the lock dropped) are free again in a moment: a
+	 * caller that may wait lets them come back rather than grow the heap
+	 * past what the free pages could hold (a few yields at most). */
+	unsigned int waits = 0;
 	/* The emergency reserve stays free, as in zone_rmqueue. */
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < npages + buddy_reserve_pages) {
+		if (zone_wait_purge(z, gfp, npages, &waits))
+			continue;
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
 		if (avail < npages + buddy_reserve_pages || !zone_grow(z, gfp))
 			goto fail;
 	}
 	size_t start = run_find(z, npages, apages, worder);
+	while (start == SIZE_MAX && zone_wait_purge(z, gfp, npages, &waits))
+		start = run_find(z, npages, apages, worder);
 	if (start == SIZE_MAX) {
 		if (!zone_grow(z, gfp))
 			goto fail;
