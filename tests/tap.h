@@ -51,23 +51,31 @@ static void diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* Run fn(arg) in a child process; return 1 if it aborted (SIGABRT) and its
- * stderr contained @expect. The child's stderr is kept in @buf for diag. */
+/* Run fn(arg) in a child process whose stderr goes to @buf (for diag).
+ * When fn returns the child ends with exit(0) if @exit_handlers (its
+ * destructors and atexit handlers run), else _exit(0); with @limit_s it is
+ * killed by SIGALRM after that many seconds. RETURNS: the child's wait
+ * status, or -1 if it could not be run. */
 __attribute__((unused))
-static int run_death(void (*fn)(void *), void *arg, const char *expect,
-                     char *buf, size_t buflen)
+static int run_child(void (*fn)(void *), void *arg, unsigned int limit_s,
+                     int exit_handlers, char *buf, size_t buflen)
 {
 	int pfd[2];
+	buf[0] = 0;
 	if (pipe(pfd) != 0)
-		return 0;
+		return -1;
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
 		dup2(pfd[1], 2);
+		if (limit_s)
+			alarm(limit_s);
 		fn(arg);
-		_exit(0);               /* survived: the test fails */
+		if (exit_handlers)
+			exit(0);
+		_exit(0);
 	}
 	close(pfd[1]);
 	size_t len = 0;
@@ -77,8 +85,21 @@ static int run_death(void (*fn)(void *), void *arg, const char *expect,
 	buf[len] = 0;
 	close(pfd[0]);
 	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(buf, expect) != NULL;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+/* Run fn(arg) in a child process; return 1 if it aborted (SIGABRT) and its
+ * stderr contained @expect. The child's stderr is kept in @buf for diag;
+ * surviving fails the test. */
+__attribute__((unused))
+static int run_death(void (*fn)(void *), void *arg, const char *expect,
+                     char *buf, size_t buflen)
+{
+	int st = run_child(fn, arg, 0, 0, buf, buflen);
+	return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
+	       strstr(buf, expect) != NULL;
 }
 
 #define expect_death(fn, arg, expect, ...)                                   \

@@ -6,12 +6,16 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <slabmalloc.h>
+
+/* C23; glibc 2.36 does not declare it. */
+void free_sized(void *p, size_t size);
 
 #define OPTIONS "debug=FZPU"
 
@@ -205,29 +209,22 @@ static void forged_link(void *arg)
 		abort();                /* without the message: the test fails */
 }
 
-/* Run @fn in a child that exits normally; its stderr into @buf. */
+/* Run @fn in a child that exits normally, destructors included (the leak
+ * report); its stderr into @buf. RETURNS: its exit status, 128 if it did
+ * not exit, -1 if it could not be run. */
+static void (*exit_fn)(void);
+static void call_exit_fn(void *arg)
+{
+	(void)arg;
+	exit_fn();
+}
+
 static int run_exit(void (*fn)(void), char *buf, size_t buflen)
 {
-	int pfd[2];
-	if (pipe(pfd) != 0)
+	exit_fn = fn;
+	int st = run_child(call_exit_fn, NULL, 0, 1, buf, buflen);
+	if (st == -1)
 		return -1;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		dup2(pfd[1], 2);
-		fn();
-		exit(0);                /* destructors run: the leak report */
-	}
-	close(pfd[1]);
-	size_t len = 0;
-	ssize_t r;
-	while (len + 1 < buflen && (r = read(pfd[0], buf + len, buflen - 1 - len)) > 0)
-		len += (size_t)r;
-	buf[len] = 0;
-	close(pfd[0]);
-	int st = 0;
-	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 

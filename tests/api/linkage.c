@@ -24,7 +24,7 @@ static void *in_thread(void *arg)
 
 /* Run this program again as "child" with SLABMALLOC_OPTIONS=@opts; its
  * stderr (at most @cap - 1 bytes) in @err. RETURNS: its exit status, or -1. */
-static int run_child(const char *opts, char *err, size_t cap)
+static int run_with_options(const char *opts, char *err, size_t cap)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
@@ -54,15 +54,15 @@ static int run_child(const char *opts, char *err, size_t cap)
 static void options_work(void)
 {
 	static char err[1 << 16];
-	int st = run_child("stats=stderr", err, sizeof err);
+	int st = run_with_options("stats=stderr", err, sizeof err);
 	ok(st == 0 && strstr(err, "slabinfo - version: 2.1") && strstr(err, "kmalloc-32 ") &&
 	   strstr(err, "Node 0, zone") && strstr(err, "HeapGrown:") &&
 	   strstr(err, "---- slabmalloc (linkage-child"),
 	   "stats=stderr prints slabinfo, buddyinfo and meminfo at exit (status %d)", st);
-	st = run_child("no_such_option=1", err, sizeof err);
+	st = run_with_options("no_such_option=1", err, sizeof err);
 	ok(st == 0 && strstr(err, "unknown option 'no_such_option' ignored"),
 	   "an unknown option gets a warning (status %d)", st);
-	st = run_child("decay_ms=soon,stats=stderr", err, sizeof err);
+	st = run_with_options("decay_ms=soon,stats=stderr", err, sizeof err);
 	ok(st == 0 && strstr(err, "bad value 'soon' for option 'decay_ms'") &&
 	   !strstr(err, "slabinfo - version"),
 	   "a bad value is an error and nothing of the string is applied (status %d)", st);

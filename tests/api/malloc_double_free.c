@@ -45,32 +45,12 @@ static void find_classes(void)
 	}
 }
 
-/* Run fn(arg) in a child; pass if it exits normally with status 0. */
+/* Run fn(arg) in a child (tap.h's run_child, TIME_LIMIT seconds at most);
+ * pass if it exits normally with status 0. */
 static int run_alive(void (*fn)(void *), void *arg, char *buf, size_t buflen)
 {
-	int pfd[2];
-	if (pipe(pfd) != 0)
-		return 0;
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		dup2(pfd[1], 2);
-		alarm(TIME_LIMIT);
-		fn(arg);
-		_exit(0);
-	}
-	close(pfd[1]);
-	size_t len = 0;
-	ssize_t r;
-	while (len + 1 < buflen && (r = read(pfd[0], buf + len, buflen - 1 - len)) > 0)
-		len += (size_t)r;
-	buf[len] = 0;
-	close(pfd[0]);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	int st = run_child(fn, arg, TIME_LIMIT, 0, buf, buflen);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 #define expect_alive(fn, arg, ...)                                           \
