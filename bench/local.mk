@@ -37,4 +37,5 @@ endif
 
 preload_tests += bench/smoke.sh
 EXTRA_DIST += bench/compare bench/smoke.sh bench/README.md bench/RESULTS.md \
+	bench/idle_python bench/idle_python.py \
 	bench/ratios.png
