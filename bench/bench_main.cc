@@ -46,11 +46,8 @@ void run_batches(benchmark::State &st, size_t batch, Body body)
 		st.counters["peak_rss_kb"] = static_cast<double>(wl_peak_rss_kb());
 }
 
-// As run_batches, but the time of each batch is the CPU time of the whole
-// process (every thread, the allocator's own included) instead of the wall
-// time: for workloads whose threads outnumber the cores, and for long
-// single-threaded programs, it does not count time spent waiting for a
-// core that the machine's other load holds.
+// CPU time of the whole process (every thread, the allocator's own
+// included), in seconds.
 double process_cpu_seconds()
 {
 	struct timespec ts;
@@ -58,6 +55,11 @@ double process_cpu_seconds()
 	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// As run_batches, but the time of each batch is the process's CPU time
+// instead of the wall time (Google Benchmark's manual time): for workloads
+// whose threads outnumber the cores, and for long single-threaded programs,
+// it does not count time spent waiting for a core that the machine's other
+// load holds.
 template <class Body>
 void run_batches_cpu(benchmark::State &st, size_t batch, Body body)
 {
