@@ -18,6 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -43,6 +44,33 @@ void run_batches(benchmark::State &st, size_t batch, Body body)
 	// Counters are summed over threads: only thread 0 reports the process's.
 	if (st.thread_index() == 0)
 		st.counters["peak_rss_kb"] = static_cast<double>(wl_peak_rss_kb());
+}
+
+// CPU time of the whole process (every thread, the allocator's own
+// included), in seconds.
+double process_cpu_seconds()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// As run_batches, but the time of each batch is the process's CPU time
+// instead of the wall time (Google Benchmark's manual time): for workloads
+// whose threads outnumber the cores, and for long single-threaded programs,
+// it does not count time spent waiting for a core that the machine's other
+// load holds.
+template <class Body>
+void run_batches_cpu(benchmark::State &st, size_t batch, Body body)
+{
+	wl_reset_peak_rss();
+	while (st.KeepRunningBatch(static_cast<benchmark::IterationCount>(batch))) {
+		double start = process_cpu_seconds();
+		body(batch);
+		st.SetIterationTime(process_cpu_seconds() - start);
+	}
+	st.SetItemsProcessed(st.iterations());
+	st.counters["peak_rss_kb"] = static_cast<double>(wl_peak_rss_kb());
 }
 
 std::string size_name(size_t size)
@@ -197,6 +225,39 @@ void register_all()
 		st.counters["live_kb"] = static_cast<double>(r.fr_live_kb);
 		st.counters["total_kb"] = static_cast<double>(r.fr_total_kb);
 	}, benchmark::kMillisecond)->Iterations(1);
+
+	// Threads that free each other's objects (wl_threads.c): the helpers
+	// are started before the timed runs and live across them. Time is the
+	// process's CPU time (run_batches_cpu).
+	static const struct {
+		const char *name;
+		wl_team_kind kind;
+	} teams[] = {{"handoff", WL_TEAM_HANDOFF}, {"server", WL_TEAM_SERVER}};
+	for (const auto &tm : teams) {
+		for (unsigned int n : {2u, 4u, 8u}) {
+			wl_team_kind kind = tm.kind;
+			add(std::string(tm.name) + "/threads:" + std::to_string(n),
+			    [kind, n](benchmark::State &st) {
+				struct wl_team *t = wl_team_start(kind, n);
+				run_batches_cpu(st, 16384, [t](size_t k) { wl_team_run(t, k); });
+				wl_team_stop(t);
+			}, benchmark::kNanosecond)->UseManualTime();
+		}
+	}
+
+	// Single-threaded programs around the allocator (wl_single.c), in CPU
+	// time too.
+	size_t nbodies = smoke ? 256 : 8192;
+	add("single/nbody", [nbodies](benchmark::State &st) {
+		struct wl_nbody *nb = wl_nbody_start(nbodies);
+		run_batches_cpu(st, 1, [nb](size_t n) { wl_nbody_run(nb, n); });
+		wl_nbody_stop(nb);
+	}, benchmark::kMillisecond)->UseManualTime();
+	add("single/interp", [](benchmark::State &st) {
+		struct wl_interp *in = wl_interp_start();
+		run_batches_cpu(st, 4096, [in](size_t n) { wl_interp_run(in, n); });
+		wl_interp_stop(in);
+	}, benchmark::kNanosecond)->UseManualTime();
 }
 
 } // namespace

@@ -10,21 +10,21 @@
 # neither; `make check` builds both (bench_alloc only when Google Benchmark
 # was found) for the smoke test.
 BENCH_WORKLOADS = bench/workloads.h bench/workloads.c bench/wl_threads.c \
-	bench/wl_kernel.c bench/wl_memory.c
+	bench/wl_kernel.c bench/wl_memory.c bench/wl_single.c
 
 bench_bench_alloc_SOURCES = bench/bench_main.cc $(BENCH_WORKLOADS)
 bench_bench_alloc_CXXFLAGS = $(AM_CXXFLAGS) $(BENCHMARK_CFLAGS)
-bench_bench_alloc_LDADD = $(BENCHMARK_LIBS) $(PTHREAD_LIBS) $(LIBS)
+bench_bench_alloc_LDADD = $(BENCHMARK_LIBS) $(PTHREAD_LIBS) $(LIBS) -lm
 
 check_PROGRAMS += bench/callgrind_pair
 bench_callgrind_pair_SOURCES = bench/callgrind_pair.c $(BENCH_WORKLOADS)
-bench_callgrind_pair_LDADD = $(PTHREAD_LIBS) $(LIBS)
+bench_callgrind_pair_LDADD = $(PTHREAD_LIBS) $(LIBS) -lm
 
 # The steady-heap time series (a program of its own: bench/README.md).
 check_PROGRAMS += bench/steady
 bench_steady_SOURCES = bench/steady.c $(BENCH_WORKLOADS)
 bench_steady_CFLAGS = $(AM_CFLAGS) -fno-builtin
-bench_steady_LDADD = $(PTHREAD_LIBS) $(LIBS)
+bench_steady_LDADD = $(PTHREAD_LIBS) $(LIBS) -lm
 
 if HAVE_BENCHMARK
 check_PROGRAMS += bench/bench_alloc

@@ -161,6 +161,53 @@ long wl_peak_rss_kb(void);
  * own peak. Returns 0 on success, -1 if the kernel refused. */
 int wl_reset_peak_rss(void);
 
+/* ---- threads that free each other's objects (wl_threads.c) ---- */
+
+/* Teams of threads that free each other's objects (8..1024 bytes): the
+ * calling thread and @nthreads - 1 helpers (2..WL_TEAM_MAX in all), started
+ * once and living across runs. One op is one object allocated by one
+ * member, handed to another (or kept) and freed; a run of @iters ops gives
+ * each member @iters / nthreads (rounded up) and returns when every object
+ * handed over has been freed.
+ *   WL_TEAM_HANDOFF: a ring; each member passes batches of
+ *                    WL_HANDOFF_BATCH objects to the next, which reads and
+ *                    frees them.
+ *   WL_TEAM_SERVER:  each member holds 1024 live requests; a new one
+ *                    replaces a random one of its own or, one time in two,
+ *                    goes to a random other member, which puts it in a slot
+ *                    of its own and frees the one it replaces. */
+#define WL_TEAM_MAX 8
+#define WL_HANDOFF_BATCH 16
+enum wl_team_kind { WL_TEAM_HANDOFF, WL_TEAM_SERVER };
+struct wl_team;
+struct wl_team *wl_team_start(enum wl_team_kind kind, unsigned int nthreads);
+void wl_team_run(struct wl_team *t, size_t iters);
+void wl_team_stop(struct wl_team *t);
+
+/* ---- single-threaded programs with many sizes (wl_single.c) ---- */
+
+/* One op: one step of a Barnes-Hut simulation of @nbodies bodies: the
+ * octree is rebuilt from malloc'd nodes (internal nodes, and leaves of
+ * 1..4 bodies grown by realloc: several sizes), walked once per body for
+ * its force, and freed; bodies are a linked list of malloc'd records, and
+ * one in 32 is replaced by a new record each step. Start builds the bodies
+ * (not timed), stop frees them. */
+struct wl_nbody;
+struct wl_nbody *wl_nbody_start(size_t nbodies);
+void wl_nbody_run(struct wl_nbody *nb, size_t iters);
+void wl_nbody_stop(struct wl_nbody *nb);
+
+/* One op: one instruction of an interpreter-like program: boxed numbers,
+ * strings of 1..300 bytes, lists grown by realloc and hash tables, held in
+ * WL_INTERP_VARS variables and released by reference counting (a container
+ * freed releases what it holds), so frees come in mixed order and sizes.
+ * Start fills the variables (not timed), stop releases them. */
+#define WL_INTERP_VARS 4096
+struct wl_interp;
+struct wl_interp *wl_interp_start(void);
+void wl_interp_run(struct wl_interp *in, size_t iters);
+void wl_interp_stop(struct wl_interp *in);
+
 /* xorshift32: a deterministic random stream that neither locks nor
  * allocates, so every allocator sees the same sizes in the same order. */
 static inline unsigned int wl_xorshift32(unsigned int *state)
