@@ -58,9 +58,17 @@ SM_EXPORT void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* A slab object from the magazine, zeroed whole as the slow path
+	 * zeroes it (kmalloc_fast is closed before init, while debugging
+	 * and under fault injection, which the slow path handles). */
+	void *p = kmalloc_fast(bytes);
+	if (likely(p != NULL)) {
+		memset(p, 0, kmalloc_class_size[kmalloc_class(bytes)]);
+		return p;
+	}
 	sm_ensure_init();
 	SM_DEBUG_RA();
-	void *p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
+	p = kmalloc_slow(bytes, MALLOC_GFP | __GFP_ZERO);
 	if (unlikely(!p))
 		errno = ENOMEM;
 	return p;

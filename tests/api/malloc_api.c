@@ -282,6 +282,25 @@ int main(void)
 	}
 	ok(cz, "calloc returns zeroed memory, also after a dirty free");
 
+	/* ... its whole usable size, in every class: the object a calloc
+	 * reuses from the magazine is the one just freed dirty */
+	int cu = 1;
+	for (size_t s = 0; s <= 70000 && cu; s += s / 8 + 1) {
+		unsigned char *d = malloc(s);
+		memset(d, 0xa5, malloc_usable_size(d));
+		free(d);
+		unsigned char *z = calloc(s, 1);
+		size_t us = malloc_usable_size(z);
+		for (size_t i = 0; i < us; i++)
+			if (z[i]) {
+				diag("calloc(%zu, 1): byte %zu of %zu is 0x%02x", s, i, us, z[i]);
+				cu = 0;
+				break;
+			}
+		free(z);
+	}
+	ok(cu, "calloc zeroes the whole usable size of every class after a dirty free");
+
 	/* realloc keeps the contents while growing and shrinking */
 	unsigned char *g = malloc(16);
 	size_t gs = 16;
