@@ -17,8 +17,10 @@
  *    aligned), so that an overflow reaches the guard page after it within
  *    the alignment slack; the slack and the bytes before the object are
  *    filled with a canary (0xaa) and checked at free. A freed object's page
- *    becomes PROT_NONE: a use after free faults. Free slots are reused
- *    oldest first, so a freed page stays protected as long as possible.
+ *    becomes PROT_NONE, and its memory goes back to the OS (MADV_DONTNEED):
+ *    a use after free faults, and a freed slot costs no resident page.
+ *    Free slots are reused oldest first, so a freed page stays protected
+ *    as long as possible.
  *
  * 3. Reports. A fault in the pool (SIGSEGV handler, installed with the pool;
  *    faults elsewhere go to the previous handler) and a bad canary or an
@@ -246,6 +248,7 @@ void kfence_free(void *p, const char *caller, const void *ra)
 		if ((uint8_t)*q != KFENCE_CANARY)
 			kf_bug("out-of-bounds write (canary after the object)", q, s, i);
 	os_protect_none(page, SM_PAGE_SIZE);
+	os_purge(page, SM_PAGE_SIZE);            /* not resident while it waits */
 	s->ks_state = KF_FREED;
 	s->ks_free_ra = ra;
 	s->ks_next = 0;

@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <slabmalloc.h>
@@ -100,6 +101,19 @@ int main(void)
 		p = realloc(p, 5000);
 		ok(p && p[23] == 7, "realloc moves it out with its bytes");
 		free(p);
+	}
+	char *q = sampled();
+	if (q) {
+		void *page = (void *)((uintptr_t)q & ~(uintptr_t)4095);
+		unsigned char vec = 0;
+		memset(q, 1, 24);
+		int was = mincore(page, 4096, &vec) == 0 && (vec & 1);
+		free(q);
+		vec = 1;
+		ok(was && mincore(page, 4096, &vec) == 0 && !(vec & 1),
+		   "a freed guarded page is no longer resident");
+	} else {
+		ok(0, "a freed guarded page is no longer resident (no sampled object)");
 	}
 	expect_death(overflow_guard, NULL, "BUG kfence (pid",
 	             "overflow into the guard page faults at once");
