@@ -22,10 +22,10 @@
  * the caches of exited threads went back.
  *
  * Churn peak. Eight threads run at once, each replacing a random one of
- * its 1024 slots per step with a block of 8 B to 64 KiB (log-uniform, so
+ * its 256 slots per step with a block of 8 B to 64 KiB (log-uniform, so
  * as many blocks below 256 B as between 2 and 64 KiB, as a server's
  * requests, headers and buffers), written whole; a short run of 20000
- * steps a thread. The live set is about 30 MiB; the peak resident set above
+ * steps a thread. The live set is about 15 MiB; the peak resident set above
  * it is what the per-thread caches and the shared layers keep on top of it
  * while several threads churn at once. After the threads have freed
  * everything and exited the resident set is read at once and again after a

@@ -146,7 +146,7 @@ void wl_threads_rss(size_t iters, unsigned int nthreads, unsigned int pause,
                     struct wl_idle_result *res);
 
 /* One op: @nthreads threads (at most 64) at once, each replacing a random
- * one of its 1024 slots @steps times with a block of 8 B..64 KiB
+ * one of its 256 slots @steps times with a block of 8 B..64 KiB
  * (log-uniform) written whole; then they free everything and exit, are
  * joined, and @pause ms pass without any call. Full: at the end of the
  * churn, every thread alive. */
