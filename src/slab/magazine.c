@@ -48,14 +48,14 @@
  *    path is active; its limit cc_lim is the number of rounds each of its two
  *    magazines may hold, and it is charged 2 * cc_lim * object size. The
  *    limit is set (cc_budget) whenever both magazines are found empty (alloc)
- *    or full (free), i.e. on every visit to the depot and only there: the
- *    fair part of the share (the share over the thread's active slots), no
- *    more than the share leaves beside the other slots' charges, and no more
- *    than d_magsize. The charges of a thread's slots therefore never exceed
+ *    or full (free), i.e. on every visit to the depot and only there:
+ *    d_magsize if the share leaves room for it beside the other slots'
+ *    charges; else (under pressure) the fair part of the share (the share
+ *    over the thread's active slots), no more than that room. The charges of a thread's slots therefore never exceed
  *    its share; a slot whose limit went down gives the rounds above it back
  *    to the slabs (cc_fit), a magazine from the depot that holds more is
- *    cut down the same way, and a limit of 0 (objects above the fair part)
- *    leaves the slot without magazines: its allocations and frees go to the
+ *    cut down the same way, and a limit of 0 (objects above the fair part,
+ *    or no room) leaves the slot without magazines: its allocations and frees go to the
  *    slabs directly until the budget has room again. The fast paths are
  *    unchanged: the limit only sets where cc_hi points when a magazine is
  *    loaded (cc_load), and refills take half the limit. With a few threads
@@ -529,11 +529,11 @@ size_t mag_thread_share(void)
 }
 
 /*
- * Set the round limit of the calling thread's slot @cc for @c: the fair
- * part of the thread's share (the share over its active slots), no more
- * than the share leaves beside the other slots' charges, at most @magsize
- * (the depot's capacity). The slot's charge follows, so the charges of all
- * slots never exceed the share. RETURNS: the limit; 0: the slot holds no
+ * Set the round limit of the calling thread's slot @cc for @c: @magsize
+ * (the depot's capacity) if the share leaves room for it beside the other
+ * slots' charges; else the fair part of the share (the share over the
+ * thread's active slots), no more than that room. The slot's charge
+ * follows, so the charges of all slots never exceed the share. RETURNS: the limit; 0: the slot holds no
  * magazine (objects go to and from the slabs directly).
  */
 static uint32_t cc_budget(struct kmem_cache *c, struct cpu_cache *cc, uint32_t magsize)
@@ -546,12 +546,14 @@ static uint32_t cc_budget(struct kmem_cache *c, struct cpu_cache *cc, uint32_t m
 	size_t share = mag_thread_share();
 	size_t others = tc->tc_charge - cc->cc_charge;
 	size_t allow = share > others ? share - others : 0;
-	size_t fair = share / tc->tc_nactive;
-	if (allow > fair)
-		allow = fair;
-	size_t lim = allow / (2 * (size_t)c->size);
-	if (lim > magsize)
-		lim = magsize;
+	size_t lim = magsize;
+	if (2 * (size_t)magsize * c->size > allow) {
+		/* Under pressure: no more than the fair part. */
+		size_t fair = share / tc->tc_nactive;
+		if (allow > fair)
+			allow = fair;
+		lim = allow / (2 * (size_t)c->size);
+	}
 	uint32_t charge = (uint32_t)(2 * lim * c->size);
 	tc->tc_charge = others + charge;
 	cc->cc_charge = charge;
