@@ -51,12 +51,14 @@
  *    or full (free), i.e. on every visit to the depot and only there:
  *    d_magsize if the share leaves room for it beside the other slots'
  *    charges; else (under pressure) the fair part of the share (the share
- *    over the thread's active slots), no more than that room. The charges of a thread's slots therefore never exceed
- *    its share; a slot whose limit went down gives the rounds above it back
- *    to the slabs (cc_fit), a magazine from the depot that holds more is
- *    cut down the same way, and a limit of 0 (objects above the fair part,
- *    or no room) leaves the slot without magazines: its allocations and frees go to the
- *    slabs directly until the budget has room again. The fast paths are
+ *    over the thread's active slots), no more than that room. The charges
+ *    of a thread's slots therefore never exceed its share; a slot whose
+ *    limit went down gives the rounds above it back to the slabs (cc_fit),
+ *    a magazine from the depot that holds more is cut down the same way,
+ *    and a limit of 0 (objects above the fair part, or no room) leaves the
+ *    slot without magazines: its allocations and frees go to the slabs
+ *    directly until the budget has room again. Non-blocking allocations
+ *    keep the limit they find (a lower one would take slab locks). The fast paths are
  *    unchanged: the limit only sets where cc_hi points when a magazine is
  *    loaded (cc_load), and refills take half the limit. With a few threads
  *    the share is 4 MiB and most slots keep their full capacity; with a
@@ -533,8 +535,9 @@ size_t mag_thread_share(void)
  * (the depot's capacity) if the share leaves room for it beside the other
  * slots' charges; else the fair part of the share (the share over the
  * thread's active slots), no more than that room. The slot's charge
- * follows, so the charges of all slots never exceed the share. RETURNS: the limit; 0: the slot holds no
- * magazine (objects go to and from the slabs directly).
+ * follows, so the charges of all slots never exceed the share.
+ * RETURNS: the limit; 0: the slot holds no magazine (objects go to and
+ * from the slabs directly).
  */
 static uint32_t cc_budget(struct kmem_cache *c, struct cpu_cache *cc, uint32_t magsize)
 {
@@ -685,13 +688,21 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	struct depot_reaped reaped = { NULL, NULL };
 	struct magazine *stale = NULL;
 	/* Both magazines are empty: the thread's budget sets this slot's
-	 * limit. */
-	uint32_t lim = cc_budget(c, cc, SM_READ_ONCE(d->d_magsize));
-	if (unlikely(!lim)) {
-		mag_flush_slot(c, cc);
-		return slab_alloc_one(c, gfp);
+	 * limit. A non-blocking caller keeps the limit it finds (lowering one
+	 * gives rounds back to the slabs, under their locks). */
+	uint32_t lim;
+	if (likely(gfp & __GFP_WAIT)) {
+		lim = cc_budget(c, cc, SM_READ_ONCE(d->d_magsize));
+		if (unlikely(!lim)) {
+			mag_flush_slot(c, cc);
+			return slab_alloc_one(c, gfp);
+		}
+		cc_fit(c, cc, lim);
+	} else {
+		lim = cc->cc_lim;
+		if (!lim)
+			return slab_alloc_one(c, gfp);
 	}
-	cc_fit(c, cc, lim);
 	if (!depot_lock(c, gfp))
 		return slab_alloc_one(c, gfp);
 	depot_tick(c, &reaped);
@@ -701,7 +712,8 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 			depot_push_empty(d, cc->cc_ploaded);
 		depot_unlock(c);
 		uint32_t r = full->mag_rounds;
-		if (unlikely(r > lim)) {        /* filled under a larger limit */
+		if (unlikely(r > lim) && (gfp & __GFP_WAIT)) {  /* filled under a
+		                                                 * larger limit */
 			slab_free_bulk(c, full->mag_round + lim, r - lim);
 			r = lim;
 		}
