@@ -201,6 +201,17 @@ void register_all()
 		idle_counters(st, r);
 	}, benchmark::kMillisecond)->Iterations(1);
 
+	// Eight threads churning 8 B..64 KiB at once, a short run: the peak
+	// RSS, and what freed pages stay resident after it (wl_memory.c).
+	size_t churn_steps = smoke ? 2000 : 20000;
+	add("churn8/8to64K", [pause_ms, churn_steps, idle_counters](benchmark::State &st) {
+		wl_idle_result r = {};
+		wl_reset_peak_rss();
+		for (auto _ : st)
+			wl_churn_peak(1, 8, churn_steps, pause_ms / 2, &r);
+		idle_counters(st, r);
+	}, benchmark::kMillisecond)->Iterations(1);
+
 	add("huge/5to25M", [](benchmark::State &st) {
 		run_batches(st, 8, [](size_t n) { wl_huge(n); });
 	}, benchmark::kMicrosecond);

@@ -145,6 +145,14 @@ void wl_idle(size_t iters, size_t total, unsigned int pause, struct wl_idle_resu
 void wl_threads_rss(size_t iters, unsigned int nthreads, unsigned int pause,
                     struct wl_idle_result *res);
 
+/* One op: @nthreads threads (at most 64) at once, each replacing a random
+ * one of its 256 slots @steps times with a block of 8 B..64 KiB
+ * (log-uniform) written whole; then they free everything and exit, are
+ * joined, and @pause ms pass without any call. Full: at the end of the
+ * churn, every thread alive. */
+void wl_churn_peak(size_t iters, unsigned int nthreads, size_t steps, unsigned int pause,
+                   struct wl_idle_result *res);
+
 /* One op: one of 20 live blocks of 5..25 MiB freed, another allocated and
  * each of its pages written once. */
 void wl_huge(size_t iters);

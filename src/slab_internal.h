@@ -70,7 +70,12 @@ struct cpu_cache {
 	uint64_t         cc_div_inv;     /* kmem_cache.div_inv */
 	uint64_t         cc_div_limit;   /* kmem_cache.div_limit */
 	uint32_t         cc_div_shift;   /* kmem_cache.div_shift */
-	uint32_t         cc_pad[3];
+	uint32_t         cc_lim;         /* rounds a magazine may hold while in
+	                                  * this slot (the thread's budget), 0
+	                                  * before the first budgeted slow path */
+	uint32_t         cc_charge;      /* bytes of the thread's budget this
+	                                  * slot holds: 2 * cc_lim * object size */
+	uint32_t         cc_active;      /* counted in tc_nactive */
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct cpu_cache) == 64, "cpu_cache is one cache line");
 
@@ -88,12 +93,17 @@ SM_INLINE uint32_t cc_rounds(const struct cpu_cache *cc)
 	return (uint32_t)(cc->cc_top - cc->cc_lo);
 }
 
-/* Load @m (or nothing, for NULL) holding @rounds rounds into @cc. */
+/* Load @m (or nothing, for NULL) holding @rounds rounds into @cc. The
+ * fast free path fills it up to the slot's limit (cc_lim, when set) or its
+ * capacity, whichever is less, and never below @rounds. */
 SM_INLINE void cc_load(struct cpu_cache *cc, struct magazine *m, uint32_t rounds)
 {
 	if (m) {
+		uint32_t room = m->mag_size;
+		if (cc->cc_lim && cc->cc_lim < room)
+			room = cc->cc_lim > rounds ? cc->cc_lim : rounds;
 		cc->cc_lo = m->mag_round;
-		cc->cc_hi = m->mag_round + m->mag_size;
+		cc->cc_hi = m->mag_round + room;
 		cc->cc_top = m->mag_round + rounds;
 	} else {
 		cc->cc_lo = cc->cc_hi = cc->cc_top = NULL;
@@ -119,6 +129,8 @@ struct thread_cache {
 	struct cpu_cache    *tc_ext;               /* ids >= SM_TC_INLINE */
 	uint32_t             tc_ext_n;             /* entries in tc_ext */
 	uint32_t             tc_registered;        /* on sm_thread_list */
+	uint32_t             tc_nactive;           /* slots that hold a charge */
+	size_t               tc_charge;            /* bytes charged by all slots */
 	struct thread_cache *tc_next, *tc_prev;    /* sm_thread_list links */
 };
 extern SM_TLS struct thread_cache sm_tc;
@@ -494,6 +506,9 @@ extern char sm_leak_target[256];
 /* Tunables (options.c may set them; docs/slab.md):
  *   slab_mag_max            largest magazine capacity adaptation may reach
  *                           (rounded down to a magazine size; default 254)
+ *   slab_mag_budget         bytes the magazines of all threads may hold
+ *                           together (default 16 MiB; each thread's share
+ *                           is this over the thread count, 32 KiB..4 MiB)
  *   depot_reap_interval_ns  working-set interval of the depots (default 10 s);
  *                           the background thread (bgthread.c, option
  *                           reap_thread) ends the intervals of quiet depots */
@@ -520,6 +535,15 @@ void mag_thread_exit(void);          /* magazines back to the depots */
 unsigned long mag_count_cached(struct kmem_cache *c);
 bool mag_count_cached_try(struct kmem_cache *c, unsigned long *n);
 unsigned int mag_nr_threads(void);   /* threads holding magazines now */
+/* The per-thread magazine budget (magazine.c, section 3): every thread's
+ * share is slab_mag_budget / threads, between MAG_SHARE_MIN and
+ * MAG_SHARE_MAX bytes. mag_thread_share is the share now;
+ * mag_thread_cached_bytes the bytes of objects held in the magazines of
+ * every registered thread (depots not counted; takes the cache-list and
+ * thread-list locks). */
+extern size_t slab_mag_budget;
+size_t mag_thread_share(void);
+size_t mag_thread_cached_bytes(void);
 /* Flush every thread's magazines of @c and the depot back to the slabs,
  * free the magazines, reset every thread's slot for c->id. */
 void mag_flush_all(struct kmem_cache *c);

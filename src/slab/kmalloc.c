@@ -31,10 +31,10 @@
  * (buddy_alloc_range: no power-of-two block per request, so the pages one
  * block leaves are used by the next), marked PG_large. Aligned requests
  * above a page take a run at an aligned page the same way. Blocks up to
- * 1 MiB are cached per thread (one list per page count, 4 MiB in all) so
- * that a program that repeatedly allocates the same large size takes no
- * lock. realloc resizes such a block in place while it stays in this range:
- * shrinking gives the pages past the new size back, growing takes the pages
+ * 1 MiB are cached per thread (one list per page count, at most 4 MiB for
+ * all threads together) so that a program that repeatedly allocates the
+ * same large size takes no lock. realloc resizes such a block in place
+ * while it stays in this range: shrinking gives the pages past the new size back, growing takes the pages
  * after the block when the buddy has them free (buddy_resize_exact); only
  * when they are not does it move the data to a new exact block.
  * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
@@ -200,14 +200,16 @@ static void lcache_release(void *blk, size_t npages)
 	buddy_free_exact(blk, npages << SM_PAGE_SHIFT, "kfree");
 }
 
-/* The lists of all threads together keep at most about LCACHE_BUDGET:
- * each thread's share is LCACHE_BUDGET / threads, between LCACHE_BYTES_MIN
- * and LCACHE_BYTES_MAX, so that a thousand threads do not keep four MiB
- * each. kmalloc_lcache_slack is LCACHE_BYTES_MAX minus that share, set
- * when a thread opens or closes its lists; lcache_put adds it to what it
- * needs. */
-#define LCACHE_BUDGET    ((size_t)64 << 20)
-#define LCACHE_BYTES_MIN ((size_t)256 << 10)
+/* The lists of all threads together keep at most LCACHE_BUDGET: each
+ * thread's share is LCACHE_BUDGET / threads, at most LCACHE_BYTES_MAX, so
+ * that a thousand threads do not keep four MiB each (a single thread keeps
+ * its four MiB; with more than 110 threads a share is below the smallest
+ * large block, 36 KiB, and the lists keep nothing: a thread's large
+ * blocks go back to the buddy allocator at once, as its magazines'
+ * objects go back to the slabs under their budget). kmalloc_lcache_slack is LCACHE_BYTES_MAX minus that
+ * share, set when a thread opens or closes its lists; lcache_put adds it
+ * to what it needs. */
+#define LCACHE_BUDGET    ((size_t)4 << 20)
 static size_t kmalloc_lcache_slack;
 
 static void lcache_budget_update(void)
@@ -216,8 +218,6 @@ static void lcache_budget_update(void)
 	size_t share = LCACHE_BUDGET / (n ? n : 1);
 	if (share > LCACHE_BYTES_MAX)
 		share = LCACHE_BYTES_MAX;
-	if (share < LCACHE_BYTES_MIN)
-		share = LCACHE_BYTES_MIN;
 	SM_WRITE_ONCE(kmalloc_lcache_slack, LCACHE_BYTES_MAX - share);
 }
 

@@ -17,8 +17,9 @@
  *                          depot lock: a full magazine there -> the empty
  *                          previous goes to the depot's empty list, previous
  *                          = loaded, loaded = the full one. Else refill the
- *                          loaded magazine with half its capacity from the
- *                          slabs (one slab_alloc_bulk, one slab lock).
+ *                          loaded magazine with half its limit (section 3)
+ *                          from the slabs (one slab_alloc_bulk, one slab
+ *                          lock).
  *    free, loaded full:    previous empty -> swap. Else, under the depot
  *                          lock: the full previous goes to the depot's full
  *                          list, previous = loaded, loaded = an empty
@@ -28,18 +29,49 @@
  *    Magazines come from internal slab caches (kmem_magazine_N, one per
  *    capacity, SLAB_NOMAG: no magazines of their own), never from malloc.
  *
- * 3. Capacity. Capacities are 6, 14, 30, 62, 126, 254 rounds (a 16-byte
- *    header plus 8 bytes a round: 64 .. 2048 bytes). A cache starts at a
- *    size-dependent capacity (126 for objects up to 256 bytes, so that a
- *    thread's two magazines absorb a burst of 64 allocations and frees
- *    without the depot; 62 up to 4 KiB, which does the same with at most
- *    248 KiB of objects a magazine; else 6). The depot lock is taken with
- *    trylock first; a
- *    failure counts as contention, and DEPOT_CONTENTION_LIMIT contended
- *    acquisitions within one interval grow d_magsize to the next capacity,
- *    up to slab_mag_max (default 254, rounded down to a capacity). Magazines
- *    of different capacities coexist: each records its own mag_size; an empty
- *    magazine smaller than d_magsize is freed instead of reused.
+ * 3. Capacity and the per-thread budget. Capacities are 6, 14, 30, 62,
+ *    126, 254 rounds (a 16-byte header plus 8 bytes a round: 64 .. 2048
+ *    bytes). A cache starts at a size-dependent capacity (126 for objects up
+ *    to 256 bytes, so that a thread's two magazines absorb a burst of 64
+ *    allocations and frees without the depot; 62 up to 4 KiB, which does the
+ *    same with at most 248 KiB of objects a magazine; else 6). The depot lock
+ *    is taken with trylock first; a failure counts as contention, and
+ *    DEPOT_CONTENTION_LIMIT contended acquisitions within one interval grow
+ *    d_magsize to the next capacity, up to slab_mag_max (default 254,
+ *    rounded down to a capacity).
+ *
+ *    What a thread may hold is bounded in bytes, by a budget shared by all
+ *    threads (as tcmalloc's thread caches share one): each registered
+ *    thread's share is slab_mag_budget (MAG_BUDGET_DEFAULT, 16 MiB) divided
+ *    by the number of registered threads, between MAG_SHARE_MIN (32 KiB)
+ *    and MAG_SHARE_MAX (4 MiB). A slot that has been through a budgeted slow
+ *    path is active; its limit cc_lim is the number of rounds each of its two
+ *    magazines may hold, and it is charged 2 * cc_lim * object size. The
+ *    limit is set (cc_budget) whenever both magazines are found empty (alloc)
+ *    or full (free), i.e. on every visit to the depot and only there:
+ *    d_magsize if the share leaves room for it beside the other slots'
+ *    charges; else (under pressure) the fair part of the share (the share
+ *    over the thread's active slots), no more than that room. The charges
+ *    of a thread's slots therefore never exceed its share; a slot whose
+ *    limit went down gives the rounds above it back to the slabs (cc_fit),
+ *    a magazine from the depot that holds more is cut down the same way,
+ *    and a limit of 0 (objects above the fair part, or no room) leaves the
+ *    slot without magazines: its allocations and frees go to the slabs
+ *    directly until the budget has room again. Non-blocking allocations
+ *    keep the limit they find (a lower one would take slab locks). The fast paths are
+ *    unchanged: the limit only sets where cc_hi points when a magazine is
+ *    loaded (cc_load), and refills take half the limit. With a few threads
+ *    the share is 4 MiB and most slots keep their full capacity; with a
+ *    thousand threads alive it is 32 KiB, so their magazines hold at most
+ *    32 MiB together instead of several MiB each. A limit follows the thread
+ *    count at the slot's next depot visit, so after threads were added the
+ *    older ones give back their surplus as they run; the caches of exited
+ *    threads go back at their exit (section 5).
+ *
+ *    Magazines of different capacities coexist: each records its own
+ *    mag_size; a slot takes the smallest capacity that holds its limit (at
+ *    most d_magsize), and an empty magazine smaller than that is freed
+ *    instead of reused.
  *
  * 4. Working-set reaping. Each depot tracks d_fmin/d_emin, the fewest full
  *    and empty magazines it held during the current interval
@@ -115,6 +147,13 @@ static struct thread_cache *sm_thread_list;
 unsigned int slab_mag_max = 254;
 uint64_t depot_reap_interval_ns = 10ull * 1000000000ull;
 
+/* The per-thread budget (section 3): bytes of all threads together, and
+ * the bounds of one thread's share. */
+#define MAG_BUDGET_DEFAULT ((size_t)16 << 20)
+#define MAG_SHARE_MIN      ((size_t)32 << 10)
+#define MAG_SHARE_MAX      ((size_t)4 << 20)
+size_t slab_mag_budget = MAG_BUDGET_DEFAULT;
+
 /* Contended depot acquisitions per interval that grow the magazine size. */
 #define DEPOT_CONTENTION_LIMIT 16
 
@@ -146,6 +185,15 @@ static uint32_t mag_size_floor(uint32_t limit)
 		if (mag_sizes[i] <= limit)
 			s = mag_sizes[i];
 	return s;
+}
+
+/* Smallest capacity of at least @rounds rounds, at most @max (a capacity). */
+static uint32_t mag_size_ceil(uint32_t rounds, uint32_t max)
+{
+	for (unsigned int i = 0; i < MAG_NR_SIZES; i++)
+		if (mag_sizes[i] >= rounds || mag_sizes[i] >= max)
+			return mag_sizes[i] < max ? mag_sizes[i] : max;
+	return max;
 }
 
 static struct magazine *mag_new(uint32_t size, gfp_t gfp)
@@ -469,6 +517,73 @@ static struct cpu_cache *mag_cc_slot(struct kmem_cache *c, gfp_t gfp)
 	return &sm_tc.tc_ext[i];
 }
 
+/* ---- the per-thread budget (section 3) ---- */
+
+size_t mag_thread_share(void)
+{
+	unsigned int n = mag_nr_threads();
+	size_t share = SM_READ_ONCE(slab_mag_budget) / (n ? n : 1);
+	if (share > MAG_SHARE_MAX)
+		share = MAG_SHARE_MAX;
+	if (share < MAG_SHARE_MIN)
+		share = MAG_SHARE_MIN;
+	return share;
+}
+
+/*
+ * Set the round limit of the calling thread's slot @cc for @c: @magsize
+ * (the depot's capacity) if the share leaves room for it beside the other
+ * slots' charges; else the fair part of the share (the share over the
+ * thread's active slots), no more than that room. The slot's charge
+ * follows, so the charges of all slots never exceed the share.
+ * RETURNS: the limit; 0: the slot holds no magazine (objects go to and
+ * from the slabs directly).
+ */
+static uint32_t cc_budget(struct kmem_cache *c, struct cpu_cache *cc, uint32_t magsize)
+{
+	struct thread_cache *tc = &sm_tc;
+	if (!cc->cc_active) {
+		cc->cc_active = 1;
+		tc->tc_nactive++;
+	}
+	size_t share = mag_thread_share();
+	size_t others = tc->tc_charge - cc->cc_charge;
+	size_t allow = share > others ? share - others : 0;
+	size_t lim = magsize;
+	if (2 * (size_t)magsize * c->size > allow) {
+		/* Under pressure: no more than the fair part. */
+		size_t fair = share / tc->tc_nactive;
+		if (allow > fair)
+			allow = fair;
+		lim = allow / (2 * (size_t)c->size);
+	}
+	uint32_t charge = (uint32_t)(2 * lim * c->size);
+	tc->tc_charge = others + charge;
+	cc->cc_charge = charge;
+	cc->cc_lim = (uint32_t)lim;
+	return (uint32_t)lim;
+}
+
+/* Give back to the slabs of @c the rounds of slot @cc above @lim (> 0), in
+ * the loaded and the previous magazine, after a limit went down. */
+static void cc_fit(struct kmem_cache *c, struct cpu_cache *cc, uint32_t lim)
+{
+	struct magazine *l = cc_loaded(cc);
+	struct magazine *p = cc->cc_ploaded;
+	if (l) {
+		uint32_t r = cc_rounds(cc);
+		if (r > lim) {
+			slab_free_bulk(c, l->mag_round + lim, r - lim);
+			r = lim;
+		}
+		cc_load(cc, l, r);
+	}
+	if (p && p->mag_rounds > lim) {
+		slab_free_bulk(c, p->mag_round + lim, p->mag_rounds - lim);
+		p->mag_rounds = lim;
+	}
+}
+
 /* ---- the background thread's task ---- */
 
 /*
@@ -503,6 +618,8 @@ static uint64_t mag_reap_tick(uint64_t now)
 
 /* ---- slow paths ---- */
 
+static void mag_flush_slot(struct kmem_cache *c, struct cpu_cache *cc);
+
 /* Make the calling thread able to hold magazines. False: bypass them. */
 static inline bool mag_thread_ready(gfp_t gfp)
 {
@@ -517,13 +634,14 @@ static inline bool mag_thread_ready(gfp_t gfp)
 	return mag_thread_register(gfp);
 }
 
-/* An empty magazine of the depot's current capacity: from the depot's empty
- * list (depot locked; it stays locked) or, failing that, NULL. A smaller
- * empty magazine found there is handed back in *@stale to be freed. */
-static struct magazine *depot_take_empty(struct depot *d, struct magazine **stale)
+/* An empty magazine of at least @need rounds: from the depot's empty list
+ * (depot locked; it stays locked) or, failing that, NULL. A smaller empty
+ * magazine found there is handed back in *@stale to be freed. */
+static struct magazine *depot_take_empty(struct depot *d, struct magazine **stale,
+                                         uint32_t need)
 {
 	struct magazine *m = depot_pop_empty(d);
-	if (m && m->mag_size < d->d_magsize) {
+	if (m && m->mag_size < need) {
 		m->mag_next = *stale;
 		*stale = m;
 		m = NULL;
@@ -569,6 +687,22 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 	struct depot *d = &c->depot;
 	struct depot_reaped reaped = { NULL, NULL };
 	struct magazine *stale = NULL;
+	/* Both magazines are empty: the thread's budget sets this slot's
+	 * limit. A non-blocking caller keeps the limit it finds (lowering one
+	 * gives rounds back to the slabs, under their locks). */
+	uint32_t lim;
+	if (likely(gfp & __GFP_WAIT)) {
+		lim = cc_budget(c, cc, SM_READ_ONCE(d->d_magsize));
+		if (unlikely(!lim)) {
+			mag_flush_slot(c, cc);
+			return slab_alloc_one(c, gfp);
+		}
+		cc_fit(c, cc, lim);
+	} else {
+		lim = cc->cc_lim;
+		if (!lim)
+			return slab_alloc_one(c, gfp);
+	}
 	if (!depot_lock(c, gfp))
 		return slab_alloc_one(c, gfp);
 	depot_tick(c, &reaped);
@@ -578,17 +712,22 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 			depot_push_empty(d, cc->cc_ploaded);
 		depot_unlock(c);
 		uint32_t r = full->mag_rounds;
+		if (unlikely(r > lim) && (gfp & __GFP_WAIT)) {  /* filled under a
+		                                                 * larger limit */
+			slab_free_bulk(c, full->mag_round + lim, r - lim);
+			r = lim;
+		}
 		cc_rotate(cc, full, r - 1);
 		depot_reaped_free(c, &reaped, 1);
 		return full->mag_round[r - 1];
 	}
 
 	/* No full magazine: refill the loaded one from the slabs. Replace it
-	 * first if there is none or it is smaller than the depot's size. */
+	 * first if there is none or it is smaller than the limit needs. */
 	struct magazine *m = cc_loaded(cc);
-	uint32_t magsize = d->d_magsize;
+	uint32_t magsize = mag_size_ceil(lim, d->d_magsize);
 	if (!m || m->mag_size < magsize) {
-		struct magazine *e = depot_take_empty(d, &stale);
+		struct magazine *e = depot_take_empty(d, &stale, magsize);
 		if (m) {
 			m->mag_next = stale;
 			stale = m;
@@ -604,7 +743,7 @@ void *mag_alloc_slow(struct kmem_cache *c, gfp_t gfp)
 		if (!m)
 			return slab_alloc_one(c, gfp);
 	}
-	unsigned int want = (m->mag_size + 1) / 2;
+	unsigned int want = ((m->mag_size < lim ? m->mag_size : lim) + 1) / 2;
 	unsigned int n = slab_alloc_bulk(c, gfp, m->mag_round, want);
 	__atomic_fetch_add(&c->stat_refill, 1, __ATOMIC_RELAXED);
 	if (n == 0) {
@@ -646,13 +785,26 @@ void mag_free_slow(struct kmem_cache *c, void *obj)
 		return;
 	}
 
+	/* Both magazines are full: the thread's budget sets this slot's
+	 * limit; a lower one leaves room in the loaded magazine. */
 	struct depot *d = &c->depot;
+	uint32_t lim = cc_budget(c, cc, SM_READ_ONCE(d->d_magsize));
+	if (unlikely(!lim)) {
+		mag_flush_slot(c, cc);
+		slab_free_bulk(c, &obj, 1);
+		return;
+	}
+	cc_fit(c, cc, lim);
+	if (cc->cc_top != cc->cc_hi) {
+		*cc->cc_top++ = obj;
+		return;
+	}
 	struct depot_reaped reaped = { NULL, NULL };
 	struct magazine *stale = NULL;
 	depot_lock(c, GFP_KERNEL);
 	depot_tick(c, &reaped);
-	struct magazine *e = depot_take_empty(d, &stale);
-	uint32_t magsize = d->d_magsize;
+	uint32_t magsize = mag_size_ceil(lim, d->d_magsize);
+	struct magazine *e = depot_take_empty(d, &stale, magsize);
 	if (!e) {
 		depot_unlock(c);
 		mag_stale_free(stale);
@@ -706,16 +858,22 @@ static void mag_slot_take(struct cpu_cache *cc, struct magazine **chain)
 	SM_WRITE_ONCE(cc->cc_ploaded, NULL);
 }
 
-void mag_flush_own(struct kmem_cache *c)
+/* Give the magazines of the calling thread's slot @cc for @c back. */
+static void mag_flush_slot(struct kmem_cache *c, struct cpu_cache *cc)
 {
 	struct magazine *chain = NULL;
+	mag_slot_take(cc, &chain);
+	mag_chain_free(c, chain);
+}
+
+void mag_flush_own(struct kmem_cache *c)
+{
 	if (c->flags & SLAB_NOMAG)
 		return;
 	struct cpu_cache *cc = mag_cc(c);
 	if (cc == &mag_cc_none)
 		return;
-	mag_slot_take(cc, &chain);
-	mag_chain_free(c, chain);
+	mag_flush_slot(c, cc);
 }
 
 /* Rounds of @c in the registered threads' magazines; thread-list lock
@@ -774,6 +932,19 @@ bool mag_count_cached_try(struct kmem_cache *c, unsigned long *n)
 	return true;
 }
 
+size_t mag_thread_cached_bytes(void)
+{
+	size_t bytes = 0;
+	sm_mutex_lock(&sm_cache_list_lock);
+	sm_mutex_lock(&sm_thread_list_lock);
+	for (struct kmem_cache *c = sm_cache_list; c; c = c->next)
+		if (!(c->flags & SLAB_NOMAG))
+			bytes += mag_count_threads_locked(c) * (size_t)c->size;
+	sm_mutex_unlock(&sm_thread_list_lock);
+	sm_mutex_unlock(&sm_cache_list_lock);
+	return bytes;
+}
+
 void mag_flush_all(struct kmem_cache *c)
 {
 	struct magazine *chain = NULL;
@@ -824,6 +995,8 @@ void mag_thread_exit(void)
 	sm_mutex_unlock(&sm_thread_list_lock);
 	sm_mutex_unlock(&sm_cache_list_lock);
 	memset(sm_tc.tc_cc, 0, sizeof(sm_tc.tc_cc));
+	sm_tc.tc_nactive = 0;
+	sm_tc.tc_charge = 0;
 	if (ext)
 		os_unmap(ext, extn * sizeof(struct cpu_cache));
 }
