@@ -42,7 +42,7 @@
  *
  *    What a thread may hold is bounded in bytes, by a budget shared by all
  *    threads (as tcmalloc's thread caches share one): each registered
- *    thread's share is slab_mag_budget (MAG_BUDGET_DEFAULT, 16 MiB) divided
+ *    thread's share is slab_mag_budget (option mag_budget_mb, 16 MiB) divided
  *    by the number of registered threads, between MAG_SHARE_MIN (32 KiB)
  *    and MAG_SHARE_MAX (4 MiB). A slot that has been through a budgeted slow
  *    path is active; its limit cc_lim is the number of rounds each of its two

@@ -201,6 +201,8 @@ static const struct opt_desc {
 	  &vmap_cache_max_bytes, OPT_SIZE, 0, 1u << 20, 1u << 20 },
 	{ "mag_max", NULL, "largest magazine capacity, 1 to 254",
 	  &slab_mag_max, OPT_U32, 1, SM_MAG_MAX, 1 },
+	{ "mag_budget_mb", NULL, "MiB of objects all threads' magazines may hold, 1 to 1048576",
+	  &slab_mag_budget, OPT_SIZE, 1, 1u << 20, 1u << 20 },
 	{ "reap_ms", NULL, "milliseconds of a depot working-set interval, 1 to 86400000",
 	  &depot_reap_interval_ns, OPT_U64, 1, 86400000, 1000000 },
 	{ "reap_thread", NULL, "1: a background thread returns freed memory on time, 0: not",

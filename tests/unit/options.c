@@ -1,6 +1,7 @@
 /* options: parsing, validation before applying, errors. */
 #include "tap.h"
 #include "kmalloc.h"
+#include "slab_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,6 +25,12 @@ int main(void)
 	ok(slabmalloc_config("stats=stderr") == 0 && strcmp(sm_stats_target, "stderr") == 0,
 	   "stats=stderr");
 	ok(slabmalloc_config("stats=none") == 0 && sm_stats_target[0] == 0, "stats=none");
+	ok(slabmalloc_config("mag_budget_mb=1") == 0 && slab_mag_budget == ((size_t)1 << 20) &&
+	   mag_thread_share() == ((size_t)1 << 20), "mag_budget_mb sets the magazine budget and share");
+	ok(slabmalloc_config("mag_budget_mb=0") == -1 && slab_mag_budget == ((size_t)1 << 20),
+	   "mag_budget_mb=0 is a bad value");
+	ok(slabmalloc_config("mag_budget_mb=16") == 0 && mag_thread_share() == ((size_t)4 << 20),
+	   "mag_budget_mb=16: one thread's share is capped at 4 MiB");
 	ok(slabmalloc_config("") == 0, "an empty string is accepted");
 	errno = 0;
 	ok(slabmalloc_config(NULL) == -1 && errno == EINVAL, "NULL -> EINVAL");
