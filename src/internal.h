@@ -340,6 +340,10 @@ extern int sm_initialized;           /* set once all layers are up */
 extern int sm_init_running;          /* the layers are being brought up */
 extern pthread_key_t sm_thread_key;  /* its destructor runs the exit hooks */
 extern SM_TLS int sm_thread_state;   /* 0 new, 1 attached, 2 exiting */
+/* Threads attached now (sm_thread_attach up to their exit hook): what the
+ * per-thread caches' budgets are divided by. */
+extern unsigned int sm_nr_attached;
+void sm_thread_detach(void);         /* attached -> exiting, counted */
 enum { SM_THREAD_NEW = 0, SM_THREAD_ATTACHED = 1, SM_THREAD_EXITING = 2 };
 SM_INLINE bool sm_init_in_progress(void)
 {

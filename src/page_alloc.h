@@ -258,6 +258,9 @@ void buddy_postfork_child(void);
 /* Tunables (options.c sets them): decay period and per-thread list sizes. */
 extern uint64_t buddy_decay_ns;       /* default 10 s, as jemalloc's */
 extern unsigned int buddy_pcp_high;    /* pages per per-thread list (128) */
+/* Pages per list that the lists' shared budget leaves each attached thread
+ * (buddy.c, theory 4): below buddy_pcp_high only with many threads. */
+extern unsigned int buddy_pcp_cap;
 extern unsigned long buddy_reserve_pages; /* emergency reserve per zone (64) */
 
 /* For the page API's entry points (page_api.c), which check, report and
@@ -309,7 +312,9 @@ SM_INLINE struct pcp_list *buddy_pcp_self(void)
 SM_INLINE unsigned int pcp_high(unsigned int order)
 {
 	unsigned int h = SM_READ_ONCE(buddy_pcp_high) >> order;
-	return h ? h : 1;
+	unsigned int cap = SM_READ_ONCE(buddy_pcp_cap) >> order;
+	h = h ? h : 1;
+	return cap < h ? cap : h;
 }
 
 SM_INLINE void pcp_push_head(struct pcp_list *l, struct page *pg)

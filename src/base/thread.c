@@ -15,6 +15,10 @@
  *   sm_thread_key     created by init.c with the destructor that runs the
  *                     layers' thread-exit hooks, top-down.
  *   sm_thread_state   per thread: new, attached (exit hook armed), exiting.
+ *   sm_nr_attached    threads attached and not yet exiting: the divisor of
+ *                     the per-thread caches' budgets (written by
+ *                     sm_thread_attach and sm_thread_detach, reset by
+ *                     init.c's fork child handler).
  *   sm_tls_dynamic    whether the library's TLS block is dynamic TLS
  *                     (sm_tls_probe, called by init.c first thing).
  *   sm_lock_depth     per thread: allocator locks held or being taken,
@@ -89,13 +93,24 @@ void sm_tls_probe(void)
 #endif
 }
 
+unsigned int sm_nr_attached;
+
 void sm_thread_attach(void)
 {
 	if (sm_thread_state != SM_THREAD_NEW ||
 	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
 		return;
 	sm_thread_state = SM_THREAD_ATTACHED;
+	__atomic_add_fetch(&sm_nr_attached, 1, __ATOMIC_RELAXED);
 	pthread_setspecific(sm_thread_key, (void *)1);
+}
+
+/* The exit hook's first step (init.c): the thread stops counting. */
+void sm_thread_detach(void)
+{
+	if (sm_thread_state == SM_THREAD_ATTACHED)
+		__atomic_sub_fetch(&sm_nr_attached, 1, __ATOMIC_RELAXED);
+	sm_thread_state = SM_THREAD_EXITING;
 }
 
 /* ---- fork handlers of the facilities above the API ----

@@ -97,7 +97,15 @@
  *     drained by a batch from its cold end. Thread exit drains everything
  *     (buddy_thread_exit, via init.c's thread destructor); a thread that is
  *     exiting, or that runs before initialisation completes, bypasses its
- *     lists. buddy_pcp_high = 0 disables the lists. The hot paths reach
+ *     lists. buddy_pcp_high = 0 disables the lists. The lists of all
+ *     threads share a budget of PCP_BUDGET_PAGES (32 MiB): each list's
+ *     high mark is at most buddy_pcp_cap, that budget over the lists of
+ *     the threads attached now (sm_nr_attached), recomputed on the lists'
+ *     slow paths (attach, refill, drain). Up to 16 threads it leaves
+ *     buddy_pcp_high alone; with a thousand threads alive each keeps a
+ *     couple of pages (an order whose blocks do not fit goes to the zone at
+ *     every call), not 2 MiB each. A list above a lowered mark is drained
+ *     by its next free. The hot paths reach
  *     the calling thread's lists through a TLS key (internal.h); with
  *     dynamic TLS (a dlopened library) they have none and every thread
  *     bypasses its lists.
@@ -243,6 +251,7 @@ struct zone sm_zones[SM_NR_ZONES] = {
 
 uint64_t buddy_decay_ns = 1000ull * 1000000ull;
 unsigned int buddy_pcp_high = 128;
+unsigned int buddy_pcp_cap = ~0u;
 unsigned long buddy_reserve_pages = 64;
 
 static int buddy_ready;                 /* zones placed (release store) */
@@ -808,6 +817,18 @@ size_t buddy_purge(bool all)
 
 /* ---- per-thread page lists ---- */
 
+/* The pages all threads' lists may hold together (theory 4). */
+#define PCP_BUDGET_PAGES ((unsigned int)((32u << 20) / SM_PAGE_SIZE))
+
+/* buddy_pcp_cap for the threads attached now; from the lists' slow paths. */
+static void pcp_cap_update(void)
+{
+	unsigned int n = SM_READ_ONCE(sm_nr_attached);
+	unsigned int cap = PCP_BUDGET_PAGES / ((n ? n : 1) * (SM_PCP_MAX_ORDER + 1));
+	if (SM_READ_ONCE(buddy_pcp_cap) != cap)
+		SM_WRITE_ONCE(buddy_pcp_cap, cap);
+}
+
 static inline unsigned int pcp_batch(unsigned int order)
 {
 	unsigned int b = pcp_high(order) / 4;
@@ -850,6 +871,7 @@ static SM_NOINLINE struct pcp_list *pcp_attach_slow(unsigned int order)
 	    !__atomic_load_n(&sm_initialized, __ATOMIC_ACQUIRE))
 		return NULL;
 	sm_thread_attach();
+	pcp_cap_update();
 	return sm_thread_state == SM_THREAD_ATTACHED ? &buddy_pcp[order] : NULL;
 }
 
@@ -864,6 +886,7 @@ static inline struct pcp_list *pcp_get(unsigned int order)
 static SM_NOINLINE bool pcp_refill(struct pcp_list *l, unsigned int order, gfp_t gfp)
 {
 	struct zone *z = &sm_zones[ZONE_NORMAL];
+	pcp_cap_update();
 	if (!zone_lock(z, gfp))
 		return false;
 	unsigned int n = pcp_batch(order);
@@ -883,6 +906,7 @@ static SM_NOINLINE bool pcp_refill(struct pcp_list *l, unsigned int order, gfp_t
 static SM_NOINLINE void pcp_drain(struct pcp_list *l, unsigned int order, unsigned int n)
 {
 	struct zone *z = &sm_zones[ZONE_NORMAL];
+	pcp_cap_update();
 	sm_mutex_lock(&z->zone_lock);
 	uint64_t now = os_now_ns();
 	while (n-- && l->pl_tail) {
@@ -996,8 +1020,9 @@ static void buddy_free_block(struct zone *z, struct page *pg, unsigned int order
 				pcp_push_tail(l, pg);
 			else
 				pcp_push_head(l, pg);
-			if (unlikely(l->pl_count > pcp_high(order)))
-				pcp_drain(l, order, pcp_batch(order));
+			unsigned int high = pcp_high(order);
+			if (unlikely(l->pl_count > high))   /* down to below the mark */
+				pcp_drain(l, order, l->pl_count - high - 1 + pcp_batch(order));
 			return;
 		}
 	}

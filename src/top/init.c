@@ -80,7 +80,7 @@ static SM_TLS bool sm_init_self;     /* this thread is bringing the layers up */
 static void sm_thread_destructor(void *arg)
 {
 	(void)arg;
-	sm_thread_state = SM_THREAD_EXITING;
+	sm_thread_detach();
 	sm_thread_exit_layers();
 	sm_bg_poll();            /* what the thread gave back ages from now */
 }
@@ -170,6 +170,8 @@ static void sm_postfork_child(void)
 	}
 	sm_postfork_child_layers();
 	pthread_mutex_init(&sm_init_lock, NULL);
+	/* Only the forking thread exists in the child. */
+	sm_nr_attached = sm_thread_state == SM_THREAD_ATTACHED;
 	/* The locks taken by the prepare handler were re-initialised, not
 	 * released; none was held before it. */
 	sm_lock_depth = 0;

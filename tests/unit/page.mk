@@ -24,3 +24,8 @@ unit_tests += tests/unit/heap_steady.t
 check_PROGRAMS += tests/unit/heap_steady.t
 tests_unit_heap_steady_t_SOURCES = tests/unit/heap_steady.c
 tests_unit_heap_steady_t_LDADD = $(TEST_LIB_CORE)
+# The per-thread page lists share one budget across threads.
+unit_tests += tests/unit/pcp_budget.t
+check_PROGRAMS += tests/unit/pcp_budget.t
+tests_unit_pcp_budget_t_SOURCES = tests/unit/pcp_budget.c
+tests_unit_pcp_budget_t_LDADD = $(TEST_LIB_CORE)
