@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define MIB (1024.0 * 1024.0)
 
@@ -128,6 +129,10 @@ int main(void)
 	pthread_t t;
 	pthread_create(&t, NULL, idle_thread, NULL);
 	pthread_join(t, NULL);
+	/* pthread_join returns when the thread's tid is cleared, which the
+	 * kernel does before the task leaves /proc/self/task: wait for it. */
+	for (int i = 0; i < 2000 && tasks() > 1 && !sm_bg_running(); i++)
+		usleep(1000);
 	ok(tasks() == 1 && !sm_bg_running(),
 	   "no background thread before memory was freed to age (%d tasks)", tasks());
 	ok(options_apply("decay_ms=300", "test") == 0, "decay_ms=300");
