@@ -124,6 +124,7 @@ struct zone {
 	size_t             zone_purged_bytes; /* total returned to the OS */
 	struct page       *zone_purging;      /* PG_purge blocks (lock dropped) */
 	size_t             zone_purging_pages;/* pages on zone_purging */
+	unsigned long      zone_purge_seq;    /* purge batches given back so far */
 	uint64_t           zone_next_decay_ns;/* rate limit of decay purges */
 	bool               zone_kick;         /* dirty list became non-empty */
 	uint64_t           zone_epoch_ns;     /* start of the decay epoch */

@@ -74,10 +74,12 @@
  *     aligned, so addresses are too). The buddy of block i at order o is
  *     i ^ (1 << o); on free the block merges with its buddy while that buddy
  *     is a free block of the same order, so no two free buddies of the same
- *     order ever coexist (buddy_validate() checks it). Allocation takes the
- *     smallest order with a free block and splits it, putting the upper
- *     halves back ("expand" in the kernel). A section is one MAX_ORDER-1
- *     block, so merging never crosses a section.
+ *     order ever coexist (buddy_validate() checks it). Allocation takes
+ *     an aligned block out of the free block that holds it and puts the
+ *     rest back as aligned pieces ("expand" in the kernel); which free
+ *     block, is chosen by best fit over runs of free pages (9.), so that
+ *     small blocks fill small holes. A section is one MAX_ORDER-1 block,
+ *     so merging never crosses a section.
  *     Allocated heads have PG_head and .order; alloc_pages_exact ranges have
  *     PG_head|PG_exact, exact.npages and .order = get_order of the range
  *     (the tail beyond the request went back to the free areas as maximal
@@ -111,7 +113,13 @@
  *     take their parent's place and time; merged blocks go to the tail
  *     with the current time). buddy_purge() takes dirty blocks older than
  *     buddy_decay_ns (default 1 s) off the free lists onto zone_purging
- *     (PG_purge), drops the lock, madvises them, and frees them back clean.
+ *     (PG_purge), drops the lock, madvises them, and frees them back clean,
+ *     in batches of at most BUDDY_PURGE_BATCH blocks and a section's worth
+ *     of pages (zone_purge_seq counts the batches given back). While a
+ *     batch is in flight its pages are free but not on the free lists: an
+ *     allocation that may block and finds no room waits for the batch
+ *     (zone_wait_purge, a few times at most) rather than grow the zone for
+ *     memory it has.
  *     The background purge thread (base/bgthread.c) runs buddy_decay_tick
  *     every decay/BUDDY_DECAY_STEPS while anything is dirty: the smooth
  *     decay of zone_decay_tick purges, oldest first, what exceeds the
@@ -196,12 +204,21 @@
  *     request's order; a run is found from such a block by walking back
  *     (free_block_of on the page before, a bounded number of blocks) and
  *     forward (the block after a free block starts where it ends). The
- *     search, zone lock held: first the fragments, RUN_CANDIDATES blocks of
- *     each of those orders from the heads of their lists, best fit (the
- *     shortest run that holds the range, aligned as asked); then a block of
- *     the request's order or above, the range placed at the start of its
- *     run (free pages before it are used first); then every fragment; and
- *     only then the zone grows. The range takes the pages from the start
+ *     search, zone lock held, is best fit: RUN_CANDIDATES blocks of each
+ *     order from the heads of their lists, those of the request's order and
+ *     above included, and the shortest run through them that holds the
+ *     range, aligned as asked (lengths compared up to a section more than
+ *     the request), so that a long run is cut only when no shorter one
+ *     will do: a request of nearly a section needs one, and taking the
+ *     first large block for a small range (as this search once did) broke
+ *     the long runs up and made the heap grow for them. When none of those
+ *     runs holds the range and no block of its order is free, every
+ *     fragment is tried; then, if a purge has blocks in flight (5.), the
+ *     allocation waits for them; only then the zone grows. Blocks of the
+ *     buddy (zone_rmqueue: slabs, per-thread lists, alloc_pages_exact) are
+ *     placed the same way, as an aligned range of 2^order pages, so they
+ *     fill the small holes instead of splitting the middle of a long run.
+ *     The range takes the pages from the start
  *     of the run (or the first aligned page), so what is left of the run
  *     stays in one piece; the blocks it covers leave the free areas whole,
  *     and the parts of the first and the last one outside the range go
@@ -249,8 +266,13 @@ static int buddy_ready;                 /* zones placed (release store) */
 
 #define NPAGES(order)   ((size_t)1 << (order))
 #define BUDDY_PURGE_BATCH 32
-/* Yields buddy_alloc_range waits for a purge in flight before it grows. */
-#define BUDDY_PURGE_WAITS 64
+/* Pages a purge batch holds off the free lists at most (one section's
+ * worth, unless one block is larger): what it hides, and for how long. */
+#define BUDDY_PURGE_BATCH_PAGES 1024
+/* Purge batches an allocation waits for before it grows the zone, and how
+ * long it waits for one (a batch's madvise takes well under that). */
+#define BUDDY_PURGE_WAITS 8
+#define BUDDY_PURGE_WAIT_NS (20ull * 1000000ull)
 
 SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
 #if SM_TC_SEG_FS
@@ -514,56 +536,70 @@ static bool zone_grow(struct zone *z, gfp_t gfp)
 }
 
 /*
+ * Blocks that a purge took off the free lists while it madvises them
+ * (zone_purging, the zone lock dropped) are free again in a moment: an
+ * allocation that finds no room and may block waits for the batch in
+ * flight to come back rather than grow the heap for memory it has (a
+ * steady load then keeps a steady heap). Unlock, yield until the purge
+ * gives its batch back (zone_purge_seq moves) or BUDDY_PURGE_WAIT_NS have
+ * passed, lock. False, without waiting, when nothing is being purged, the
+ * caller may not block, or it has waited BUDDY_PURGE_WAITS times (counted
+ * in *@waits).
+ */
+static bool zone_wait_purge(struct zone *z, gfp_t gfp, unsigned int *waits)
+{
+	if (!(gfp & __GFP_WAIT) || !z->zone_purging_pages || *waits >= BUDDY_PURGE_WAITS)
+		return false;
+	++*waits;
+	unsigned long seq = z->zone_purge_seq;
+	zone_unlock(z);
+	uint64_t until = os_now_ns() + BUDDY_PURGE_WAIT_NS;
+	do
+		os_yield();
+	while (SM_READ_ONCE(z->zone_purge_seq) == seq && os_now_ns() < until);
+	zone_lock(z, gfp);
+	return true;
+}
+
+static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int order);
+static bool zone_take_run(struct zone *z, size_t start, size_t end);
+
+/*
  * Take a block of @order off the free areas (growing the zone if needed),
- * respecting the emergency reserve. The head is returned with flags 0;
- * *@dirty tells whether its memory may be non-zero.
+ * respecting the emergency reserve: the aligned block in the shortest run
+ * of free pages that holds one (run_find, best fit), so that small blocks
+ * fill the small holes and leave the long runs whole for the ranges that
+ * need them (theory 9). The head is returned with flags 0; *@dirty tells
+ * whether its memory may be non-zero.
  */
 static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
                                  bool *dirty)
 {
 	size_t need = NPAGES(order);
+	unsigned int waits = 0;
 	/* The emergency reserve stays free in the grown part: grow rather
 	 * than go below it, or fail (theory 6). */
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < need + buddy_reserve_pages) {
+		if (zone_wait_purge(z, gfp, &waits))
+			continue;
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
 		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
 	}
-	unsigned int o = order;
-	while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
-		o++;
-	if (o == SM_MAX_ORDER) {
+	size_t idx = run_find(z, need, need, order);
+	while (idx == SIZE_MAX && zone_wait_purge(z, gfp, &waits))
+		idx = run_find(z, need, need, order);
+	if (idx == SIZE_MAX) {
 		if (!zone_grow(z, gfp))
 			return NULL;
-		o = SM_SECTION_ORDER;
+		idx = run_find(z, need, need, order);
+		sm_assert(idx != SIZE_MAX);
 	}
-	struct page *pg = z->zone_free_area[o].fa_head;
-	bool d = pg->flags & PG_dirty;
-	uint64_t t = pg->buddy.free_ns;
-	struct page *anchor = NULL;
-	fa_del(z, pg, o);
-	if (d) {
-		anchor = pg->buddy.dprev;
-		dl_del(z, pg);
-	}
-	/* Split: the upper halves go back, in the parent's place on the dirty
-	 * list (same age), so the list stays sorted. */
-	while (o > order) {
-		o--;
-		struct page *b = pg + NPAGES(o);
-		b->flags = PG_buddy | (d ? PG_dirty : 0);
-		b->order = (uint8_t)o;
-		fa_add(z, b, o);
-		if (d) {
-			b->buddy.free_ns = t;
-			dl_insert_after(z, anchor, b);
-			anchor = b;
-		}
-	}
+	*dirty = zone_take_run(z, idx, idx + need);
+	struct page *pg = &z->zone_mem_map[idx];
 	pg->flags = 0;
 	pg->order = (uint8_t)order;
-	*dirty = d;
 	return pg;
 }
 
@@ -679,10 +715,13 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 	uint64_t cutoff = all ? now : (now > decay ? now - decay : 0);
 	for (;;) {
 		unsigned int n = 0;
+		size_t held = 0;
 		struct page *h;
-		while (n < BUDDY_PURGE_BATCH && (h = z->zone_dirty_head) != NULL &&
+		while (n < BUDDY_PURGE_BATCH && held < BUDDY_PURGE_BATCH_PAGES &&
+		       (h = z->zone_dirty_head) != NULL &&
 		       (h->buddy.free_ns <= cutoff || npages)) {
 			unsigned int o = h->order;
+			held += NPAGES(o);
 			npages -= npages < NPAGES(o) ? npages : NPAGES(o);
 			fa_del(z, h, o);
 			dl_del(z, h);
@@ -709,6 +748,7 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 			purging_del(z, batch[i]);
 			zone_free_one(z, batch[i], batch[i]->order, false, now);
 		}
+		SM_WRITE_ONCE(z->zone_purge_seq, z->zone_purge_seq + 1);
 		z->zone_purged_bytes += done;
 		bytes += done;
 	}
@@ -1474,21 +1514,21 @@ static size_t run_fit(struct zone *z, size_t idx, size_t npages, size_t align,
 }
 
 /*
- * The best place among runs through free blocks smaller than the request:
- * the aligned start in the shortest run that holds @npages pages (lengths
- * counted up to npages + 2^order), looking at @per_order blocks of each
- * order that such a run must contain; or SIZE_MAX. The free blocks of a
- * run are its maximal aligned pieces (no two free buddies of one order
- * coexist), so a run of n pages holds a block of order
- * floor(log2(n + 1)) - 1 or more. Zone lock held.
+ * The best place among the runs through free blocks of orders below
+ * @khi: the aligned start in the shortest run that holds @npages pages
+ * (lengths counted up to @cap), looking at @per_order blocks of each order
+ * that such a run must contain; or SIZE_MAX. The free blocks of a run are
+ * its maximal aligned pieces (no two free buddies of one order coexist),
+ * so a run of n pages holds a block of order floor(log2(n + 1)) - 1 or
+ * more. Zone lock held.
  */
-static size_t run_find_fragments(struct zone *z, size_t npages, size_t align,
-                                 unsigned int order, size_t per_order)
+static size_t run_find_best(struct zone *z, size_t npages, size_t align,
+                            unsigned int khi, size_t per_order, size_t cap)
 {
-	size_t best = SIZE_MAX, best_len = SIZE_MAX, cap = npages + NPAGES(order);
+	size_t best = SIZE_MAX, best_len = SIZE_MAX;
 	unsigned int kmin = (unsigned int)(63 - __builtin_clzl(npages + 1));
 	kmin = kmin ? kmin - 1 : 0;
-	for (unsigned int k = order; k-- > kmin;) {
+	for (unsigned int k = khi; k-- > kmin;) {
 		struct page *b = z->zone_free_area[k].fa_head;
 		for (size_t c = 0; b && c < per_order; c++, b = b->buddy.next) {
 			size_t len;
@@ -1507,38 +1547,22 @@ static size_t run_find_fragments(struct zone *z, size_t npages, size_t align,
 /*
  * Where @npages pages aligned to @align pages go (@order: the order of
  * both, so a free block of that order holds them): the start of a run of
- * free pages that holds them, or SIZE_MAX. Fragments first (a few blocks
- * of each order), then a block of @order or above, taken from the start
- * of its own run (so free pages before it are used first), and only when
- * there is none, every fragment. Zone lock held.
+ * free pages that holds them, or SIZE_MAX. Best fit: the shortest run
+ * among those through a few blocks of each order, the blocks of @order and
+ * above included, so that a long run is cut only when no shorter one
+ * holds the range (a request of nearly a section needs one); only when
+ * none of them holds it and no block of @order or above is free, every
+ * fragment. Zone lock held.
  */
 static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int order)
 {
-	size_t len, st = run_find_fragments(z, npages, align, order, RUN_CANDIDATES);
-	if (st != SIZE_MAX)
+	size_t st = run_find_best(z, npages, align, SM_MAX_ORDER, RUN_CANDIDATES,
+	                          npages + NPAGES(SM_SECTION_ORDER));
+	/* A whole aligned block of @order lies in a free block of that order
+	 * or above (its free pieces would have merged): none is free. */
+	if (st != SIZE_MAX || (npages == NPAGES(order) && align >= npages))
 		return st;
-	for (unsigned int o = order; o < SM_MAX_ORDER; o++) {
-		struct page *b = z->zone_free_area[o].fa_head;
-		if (b)
-			return run_fit(z, page_index(z, b), npages, align, npages, &len);
-	}
-	return run_find_fragments(z, npages, align, order, SIZE_MAX);
-}
-
-/* While at least @npages pages are being purged (off the free lists, the
- * zone lock dropped for madvise), a caller that may block waits for them
- * once more: unlock, yield, lock. False when it should not (any more): at
- * most BUDDY_PURGE_WAITS times per call, counted in *@waits. */
-static bool zone_wait_purge(struct zone *z, gfp_t gfp, size_t npages, unsigned int *waits)
-{
-	if (!(gfp & __GFP_WAIT) || z->zone_purging_pages < npages ||
-	    *waits >= BUDDY_PURGE_WAITS)
-		return false;
-	++*waits;
-	zone_unlock(z);
-	os_yield();
-	zone_lock(z, gfp);
-	return true;
+	return run_find_best(z, npages, align, order, SIZE_MAX, npages + NPAGES(order));
 }
 
 /**
@@ -1574,14 +1598,11 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 
 	if (!z->zone_span || !zone_lock(z, gfp))
 		return NULL;
-	/* Blocks that a purge took off the free lists while it madvises them
-	 * (zone_purging, the lock dropped) are free again in a moment: a
-	 * caller that may wait lets them come back rather than grow the heap
-	 * past what the free pages could hold (a few yields at most). */
+	/* A purge in flight is waited for before the zone grows. */
 	unsigned int waits = 0;
 	/* The emergency reserve stays free, as in zone_rmqueue. */
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < npages + buddy_reserve_pages) {
-		if (zone_wait_purge(z, gfp, npages, &waits))
+		if (zone_wait_purge(z, gfp, &waits))
 			continue;
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
@@ -1589,7 +1610,7 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 			goto fail;
 	}
 	size_t start = run_find(z, npages, apages, worder);
-	while (start == SIZE_MAX && zone_wait_purge(z, gfp, npages, &waits))
+	while (start == SIZE_MAX && zone_wait_purge(z, gfp, &waits))
 		start = run_find(z, npages, apages, worder);
 	if (start == SIZE_MAX) {
 		if (!zone_grow(z, gfp))
