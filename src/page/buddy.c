@@ -74,12 +74,10 @@
  *     aligned, so addresses are too). The buddy of block i at order o is
  *     i ^ (1 << o); on free the block merges with its buddy while that buddy
  *     is a free block of the same order, so no two free buddies of the same
- *     order ever coexist (buddy_validate() checks it). Allocation takes
- *     an aligned block out of the free block that holds it and puts the
- *     rest back as aligned pieces ("expand" in the kernel); which free
- *     block, is chosen by best fit over runs of free pages (9.), so that
- *     small blocks fill small holes. A section is one MAX_ORDER-1 block,
- *     so merging never crosses a section.
+ *     order ever coexist (buddy_validate() checks it). Allocation takes the
+ *     smallest order with a free block and splits it, putting the upper
+ *     halves back ("expand" in the kernel). A section is one MAX_ORDER-1
+ *     block, so merging never crosses a section.
  *     Allocated heads have PG_head and .order; alloc_pages_exact ranges have
  *     PG_head|PG_exact, exact.npages and .order = get_order of the range
  *     (the tail beyond the request went back to the free areas as maximal
@@ -204,20 +202,13 @@
  *     request's order; a run is found from such a block by walking back
  *     (free_block_of on the page before, a bounded number of blocks) and
  *     forward (the block after a free block starts where it ends). The
- *     search, zone lock held, is best fit: RUN_CANDIDATES blocks of each
- *     order from the heads of their lists, those of the request's order and
- *     above included, and the shortest run through them that holds the
- *     range, aligned as asked (lengths compared up to a section more than
- *     the request), so that a long run is cut only when no shorter one
- *     will do: a request of nearly a section needs one, and taking the
- *     first large block for a small range (as this search once did) broke
- *     the long runs up and made the heap grow for them. When none of those
- *     runs holds the range and no block of its order is free, every
- *     fragment is tried; then, if a purge has blocks in flight (5.), the
- *     allocation waits for them; only then the zone grows. Blocks of the
- *     buddy (zone_rmqueue: slabs, per-thread lists, alloc_pages_exact) are
- *     placed the same way, as an aligned range of 2^order pages, so they
- *     fill the small holes instead of splitting the middle of a long run.
+ *     search, zone lock held: first the fragments, RUN_CANDIDATES blocks of
+ *     each of those orders from the heads of their lists, best fit (the
+ *     shortest run that holds the range, aligned as asked); then a block of
+ *     the request's order or above, the range placed at the start of its
+ *     run (free pages before it are used first); then every fragment; then,
+ *     if a purge has blocks in flight (5.), the allocation waits for them;
+ *     and only then the zone grows.
  *     The range takes the pages from the start
  *     of the run (or the first aligned page), so what is left of the run
  *     stays in one piece; the blocks it covers leave the free areas whole,
@@ -561,16 +552,10 @@ static bool zone_wait_purge(struct zone *z, gfp_t gfp, unsigned int *waits)
 	return true;
 }
 
-static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int order);
-static bool zone_take_run(struct zone *z, size_t start, size_t end);
-
 /*
  * Take a block of @order off the free areas (growing the zone if needed),
- * respecting the emergency reserve: the aligned block in the shortest run
- * of free pages that holds one (run_find, best fit), so that small blocks
- * fill the small holes and leave the long runs whole for the ranges that
- * need them (theory 9). The head is returned with flags 0; *@dirty tells
- * whether its memory may be non-zero.
+ * respecting the emergency reserve. The head is returned with flags 0;
+ * *@dirty tells whether its memory may be non-zero.
  */
 static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
                                  bool *dirty)
@@ -587,19 +572,45 @@ static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
 		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
 	}
-	size_t idx = run_find(z, need, need, order);
-	while (idx == SIZE_MAX && zone_wait_purge(z, gfp, &waits))
-		idx = run_find(z, need, need, order);
-	if (idx == SIZE_MAX) {
+	unsigned int o;
+	for (;;) {
+		o = order;
+		while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
+			o++;
+		if (o < SM_MAX_ORDER || !zone_wait_purge(z, gfp, &waits))
+			break;
+	}
+	if (o == SM_MAX_ORDER) {
 		if (!zone_grow(z, gfp))
 			return NULL;
-		idx = run_find(z, need, need, order);
-		sm_assert(idx != SIZE_MAX);
+		o = SM_SECTION_ORDER;
 	}
-	*dirty = zone_take_run(z, idx, idx + need);
-	struct page *pg = &z->zone_mem_map[idx];
+	struct page *pg = z->zone_free_area[o].fa_head;
+	bool d = pg->flags & PG_dirty;
+	uint64_t t = pg->buddy.free_ns;
+	struct page *anchor = NULL;
+	fa_del(z, pg, o);
+	if (d) {
+		anchor = pg->buddy.dprev;
+		dl_del(z, pg);
+	}
+	/* Split: the upper halves go back, in the parent's place on the dirty
+	 * list (same age), so the list stays sorted. */
+	while (o > order) {
+		o--;
+		struct page *b = pg + NPAGES(o);
+		b->flags = PG_buddy | (d ? PG_dirty : 0);
+		b->order = (uint8_t)o;
+		fa_add(z, b, o);
+		if (d) {
+			b->buddy.free_ns = t;
+			dl_insert_after(z, anchor, b);
+			anchor = b;
+		}
+	}
 	pg->flags = 0;
 	pg->order = (uint8_t)order;
+	*dirty = d;
 	return pg;
 }
 
@@ -1514,21 +1525,21 @@ static size_t run_fit(struct zone *z, size_t idx, size_t npages, size_t align,
 }
 
 /*
- * The best place among the runs through free blocks of orders below
- * @khi: the aligned start in the shortest run that holds @npages pages
- * (lengths counted up to @cap), looking at @per_order blocks of each order
- * that such a run must contain; or SIZE_MAX. The free blocks of a run are
- * its maximal aligned pieces (no two free buddies of one order coexist),
- * so a run of n pages holds a block of order floor(log2(n + 1)) - 1 or
- * more. Zone lock held.
+ * The best place among runs through free blocks smaller than the request:
+ * the aligned start in the shortest run that holds @npages pages (lengths
+ * counted up to npages + 2^order), looking at @per_order blocks of each
+ * order that such a run must contain; or SIZE_MAX. The free blocks of a
+ * run are its maximal aligned pieces (no two free buddies of one order
+ * coexist), so a run of n pages holds a block of order
+ * floor(log2(n + 1)) - 1 or more. Zone lock held.
  */
-static size_t run_find_best(struct zone *z, size_t npages, size_t align,
-                            unsigned int khi, size_t per_order, size_t cap)
+static size_t run_find_fragments(struct zone *z, size_t npages, size_t align,
+                                 unsigned int order, size_t per_order)
 {
-	size_t best = SIZE_MAX, best_len = SIZE_MAX;
+	size_t best = SIZE_MAX, best_len = SIZE_MAX, cap = npages + NPAGES(order);
 	unsigned int kmin = (unsigned int)(63 - __builtin_clzl(npages + 1));
 	kmin = kmin ? kmin - 1 : 0;
-	for (unsigned int k = khi; k-- > kmin;) {
+	for (unsigned int k = order; k-- > kmin;) {
 		struct page *b = z->zone_free_area[k].fa_head;
 		for (size_t c = 0; b && c < per_order; c++, b = b->buddy.next) {
 			size_t len;
@@ -1547,22 +1558,22 @@ static size_t run_find_best(struct zone *z, size_t npages, size_t align,
 /*
  * Where @npages pages aligned to @align pages go (@order: the order of
  * both, so a free block of that order holds them): the start of a run of
- * free pages that holds them, or SIZE_MAX. Best fit: the shortest run
- * among those through a few blocks of each order, the blocks of @order and
- * above included, so that a long run is cut only when no shorter one
- * holds the range (a request of nearly a section needs one); only when
- * none of them holds it and no block of @order or above is free, every
- * fragment. Zone lock held.
+ * free pages that holds them, or SIZE_MAX. Fragments first (a few blocks
+ * of each order), then a block of @order or above, taken from the start
+ * of its own run (so free pages before it are used first), and only when
+ * there is none, every fragment. Zone lock held.
  */
 static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int order)
 {
-	size_t st = run_find_best(z, npages, align, SM_MAX_ORDER, RUN_CANDIDATES,
-	                          npages + NPAGES(SM_SECTION_ORDER));
-	/* A whole aligned block of @order lies in a free block of that order
-	 * or above (its free pieces would have merged): none is free. */
-	if (st != SIZE_MAX || (npages == NPAGES(order) && align >= npages))
+	size_t len, st = run_find_fragments(z, npages, align, order, RUN_CANDIDATES);
+	if (st != SIZE_MAX)
 		return st;
-	return run_find_best(z, npages, align, order, SIZE_MAX, npages + NPAGES(order));
+	for (unsigned int o = order; o < SM_MAX_ORDER; o++) {
+		struct page *b = z->zone_free_area[o].fa_head;
+		if (b)
+			return run_fit(z, page_index(z, b), npages, align, npages, &len);
+	}
+	return run_find_fragments(z, npages, align, order, SIZE_MAX);
 }
 
 /**

@@ -10,11 +10,10 @@
  * step; a realloc growth loop mostly stays in place.
  *
  * The layouts are built deterministically: a whole 4 MiB section is taken
- * as one exact range and shrunk, and where a block must land right after
- * the range, the rest of the section is taken by a filler first, so that
- * the hole left between them is the only exact fit (allocation is best
- * fit). Per-thread page lists are switched off except where a test needs
- * them, and nothing allocates in between.
+ * as one exact range and shrunk, which puts the freed pieces at the heads
+ * of their free lists, so the next allocation of such an order lands right
+ * after the range. Per-thread page lists are switched off except where a
+ * test needs them, and nothing allocates in between.
  */
 #include <slabmalloc.h>
 #include "page_alloc.h"
@@ -98,26 +97,6 @@ static unsigned char *section_range(size_t keep)
 	return s;
 }
 
-/*
- * A range of 10 pages at the start of a fresh section, a free hole of two
- * pages after it and the rest of the section taken by *@filler: the only
- * place where an order-1 block fits exactly, so best fit (zone_rmqueue)
- * takes the hole for the next order-1 block. NULL when the layout could
- * not be built.
- */
-static unsigned char *range_before_hole(unsigned char **filler)
-{
-	unsigned char *r = section_range(12);
-	*filler = NULL;
-	if (!r)
-		return NULL;
-	*filler = buddy_alloc_range(PAGES(1012), 0, GFP_KERNEL);
-	if (*filler != r + PAGES(12) ||
-	    !buddy_resize_exact(r, PAGES(12), PAGES(10), GFP_KERNEL))
-		return NULL;
-	return r;
-}
-
 /* ---- grow into free pages ---- */
 
 static void test_grow_free(void)
@@ -173,15 +152,14 @@ static void test_grow_blocked(void)
 	unsigned int saved = buddy_pcp_high;
 	buddy_pcp_high = 0;
 	buddy_thread_exit();
-	unsigned char *filler;
-	unsigned char *r = range_before_hole(&filler);
+	unsigned char *r = section_range(10);
 	if (!r) {
 		ok(0, "setup: section range");
 		buddy_pcp_high = saved;
 		return;
 	}
 	fill(r, 0, PAGES(10), 3);
-	/* The order-1 block [10, 12) is the only exact fit. */
+	/* The order-1 block [10, 12) was pushed last on its list. */
 	struct page *nb = buddy_alloc(GFP_KERNEL, 1);
 	bool adjacent = nb && sm_page_to_virt(nb) == r + PAGES(10);
 	ok(adjacent, "setup: an order-1 block allocated right after the range");
@@ -199,7 +177,6 @@ static void test_grow_blocked(void)
 	   "a resize within the same pages succeeds without touching anything");
 	if (nb)
 		buddy_free(nb, 1, "test");
-	buddy_free_exact(filler, PAGES(1012), "test");
 	ok(buddy_resize_exact(r, PAGES(10), PAGES(300), GFP_KERNEL),
 	   "after the neighbour is freed the growth succeeds");
 	ok(check(r, PAGES(10), 3) && buddy_validate(), "contents intact, buddy valid");
@@ -208,14 +185,14 @@ static void test_grow_blocked(void)
 	/* A page on this thread's per-thread list is not free in the buddy. */
 	buddy_pcp_high = saved ? saved : 128;
 	buddy_thread_exit();
-	r = range_before_hole(&filler);
+	r = section_range(10);
 	if (!r) {
 		ok(0, "setup: section range");
 		buddy_pcp_high = saved;
 		return;
 	}
-	/* The refill takes [10, 12) first (the exact fit) and the allocation
-	 * pops it; freed, it sits on the list as PG_pcp. */
+	/* The refill takes [10, 12) first and the allocation pops it; freed,
+	 * it sits on the list as PG_pcp. */
 	nb = buddy_alloc(GFP_KERNEL, 1);
 	adjacent = nb && sm_page_to_virt(nb) == r + PAGES(10);
 	if (nb)
@@ -232,7 +209,6 @@ static void test_grow_blocked(void)
 	ok(buddy_resize_exact(r, PAGES(10), PAGES(12), GFP_KERNEL) && buddy_validate(),
 	   "once the list is drained the growth succeeds");
 	buddy_free_exact(r, PAGES(12), "test");
-	buddy_free_exact(filler, PAGES(1012), "test");
 	buddy_pcp_high = saved;
 }
 
@@ -303,18 +279,9 @@ static void test_shrink(void)
 
 	/* A range that grew past its alignment: validate accepts it, and a
 	 * free of an interior page names the range. */
-	/* The hole [16, 32) between r and a filler is the only exact fit of
-	 * the 16-page block that the 10-page range takes. */
-	unsigned char *filler = NULL;
-	r = section_range(32);
-	if (r)
-		filler = buddy_alloc_range(PAGES(992), 0, GFP_KERNEL);
-	if (filler != r + PAGES(32) || !buddy_resize_exact(r, PAGES(32), PAGES(16), GFP_KERNEL))
-		r = NULL;
+	r = section_range(16);
 	unsigned char *u = r ? buddy_alloc_exact(PAGES(10), GFP_KERNEL) : NULL;
-	ok(u && u == r + PAGES(16), "setup: a 10-page range at page 16 of a section");
-	if (filler)
-		buddy_free_exact(filler, PAGES(992), "test");
+	ok(u == r + PAGES(16), "setup: a 10-page range at page 16 of a section");
 	if (u) {
 		fill(u, 0, PAGES(10), 5);
 		ok(buddy_resize_exact(u, PAGES(10), PAGES(40), GFP_KERNEL) &&
