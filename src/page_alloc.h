@@ -40,6 +40,9 @@ enum {
 	PG_exact   = 1u << 6,   /* first block of an alloc_pages_exact range */
 	PG_lcached = 1u << 7,   /* PG_exact block held in a thread's large cache */
 	PG_purge   = 1u << 8,   /* free block being madvised (on zone_purging) */
+	PG_tmpl    = 1u << 9,   /* free section (PG_buddy, order MAX_ORDER-1)
+	                         * whose other descriptors are a read-only view
+	                         * of the template (buddy.c, theory 2) */
 };
 
 /*
@@ -192,6 +195,16 @@ SM_INLINE void *sm_page_to_virt(const struct page *pg)
 	return (void *)(z->zone_base +
 	                ((uintptr_t)(pg - z->zone_mem_map) << SM_PAGE_SHIFT));
 }
+
+/* ---- os.c: read-only views for the descriptors (buddy.c, theory 2) ----
+ * A shared anonymous mapping (NULL on failure), made read-only by
+ * os_seal(); os_alias() maps a read-only view of @size bytes of it from
+ * @src at @addr, over a range of ours; os_map_replace() puts private zero
+ * pages over a range of ours. False on failure, errno set. */
+void *os_map_shared(size_t size);
+bool os_seal(void *addr, size_t size);
+bool os_alias(void *addr, const void *src, size_t size);
+bool os_map_replace(void *addr, size_t size);
 
 /* ---- buddy allocator (buddy.c) ---- */
 

@@ -24,3 +24,8 @@ unit_tests += tests/unit/heap_steady.t
 check_PROGRAMS += tests/unit/heap_steady.t
 tests_unit_heap_steady_t_SOURCES = tests/unit/heap_steady.c
 tests_unit_heap_steady_t_LDADD = $(TEST_LIB_CORE)
+# Descriptors of free, purged sections and of the window cost no RSS.
+unit_tests += tests/unit/buddy_descmap.t
+check_PROGRAMS += tests/unit/buddy_descmap.t
+tests_unit_buddy_descmap_t_SOURCES = tests/unit/buddy_descmap.c
+tests_unit_buddy_descmap_t_LDADD = $(TEST_LIB_CORE)
