@@ -100,7 +100,10 @@ _Static_assert(sizeof(struct page) == 64, "struct page is 64 bytes (sm_page_wind
 enum { ZONE_DMA = 0, ZONE_NORMAL = 1, SM_NR_ZONES = 2 };
 
 struct free_area {
-	struct page *fa_head;            /* doubly linked via page->buddy */
+	struct page *fa_head;            /* doubly linked via page->buddy: dirty
+	                                  * blocks at the head, clean ones at
+	                                  * the tail */
+	struct page *fa_tail;
 	unsigned long fa_nr_free;        /* blocks on this list */
 };
 

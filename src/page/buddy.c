@@ -349,14 +349,29 @@ static inline void zone_unlock(struct zone *z)
 
 /* ---- free areas and the dirty list (zone lock held) ---- */
 
+/* A free block goes on its list: at the head when it is dirty, at the
+ * tail when it is clean, so that allocations, which take from the head,
+ * use memory that is resident already before memory given back to the OS
+ * (the order of the dirty blocks, most recently freed first, is kept:
+ * taking a block off for a purge and freeing it back clean moves it to
+ * the tail, with the other clean ones, not before the dirty ones). */
 static void fa_add(struct zone *z, struct page *pg, unsigned int order)
 {
 	struct free_area *fa = &z->zone_free_area[order];
-	pg->buddy.prev = NULL;
-	pg->buddy.next = fa->fa_head;
-	if (fa->fa_head)
-		fa->fa_head->buddy.prev = pg;
-	fa->fa_head = pg;
+	if (!(pg->flags & PG_dirty) && fa->fa_tail) {
+		pg->buddy.next = NULL;
+		pg->buddy.prev = fa->fa_tail;
+		fa->fa_tail->buddy.next = pg;
+		fa->fa_tail = pg;
+	} else {
+		pg->buddy.prev = NULL;
+		pg->buddy.next = fa->fa_head;
+		if (fa->fa_head)
+			fa->fa_head->buddy.prev = pg;
+		else
+			fa->fa_tail = pg;
+		fa->fa_head = pg;
+	}
 	fa->fa_nr_free++;
 	z->zone_free_pages += NPAGES(order);
 }
@@ -370,6 +385,8 @@ static void fa_del(struct zone *z, struct page *pg, unsigned int order)
 		fa->fa_head = pg->buddy.next;
 	if (pg->buddy.next)
 		pg->buddy.next->buddy.prev = pg->buddy.prev;
+	else
+		fa->fa_tail = pg->buddy.prev;
 	fa->fa_nr_free--;
 	z->zone_free_pages -= NPAGES(order);
 }
@@ -2104,6 +2121,8 @@ static bool zone_validate(struct zone *z)
 			}
 			prev = p;
 		}
+		if (prev != fa->fa_tail)
+			VBAD("zone %s: free list %u: tail mismatch\n", zn, o);
 		if (count != fa->fa_nr_free || count != nfree[o])
 			VBAD("zone %s: order %u: list has %zu, nr_free %lu, map has %zu\n", zn,
 			     o, count, fa->fa_nr_free, nfree[o]);
