@@ -134,7 +134,9 @@
  *     batch is in flight its pages are free but not on the free lists: an
  *     allocation that may block and finds no room waits for the batch
  *     (zone_wait_purge, a few times at most) rather than grow the zone for
- *     memory it has.
+ *     memory it has. On each free list dirty blocks come first and clean
+ *     ones last (fa_add), so allocations reuse resident memory before
+ *     memory given back, and a purge leaves the dirty blocks' order alone.
  *     The background purge thread (base/bgthread.c) runs buddy_decay_tick
  *     every decay/BUDDY_DECAY_STEPS while anything is dirty: the smooth
  *     decay of zone_decay_tick purges, oldest first, what exceeds the
