@@ -40,6 +40,9 @@ enum {
 	PG_exact   = 1u << 6,   /* first block of an alloc_pages_exact range */
 	PG_lcached = 1u << 7,   /* PG_exact block held in a thread's large cache */
 	PG_purge   = 1u << 8,   /* free block being madvised (on zone_purging) */
+	PG_tmpl    = 1u << 9,   /* free section (PG_buddy, order MAX_ORDER-1)
+	                         * whose other descriptors are a read-only view
+	                         * of the template (buddy.c, theory 2) */
 };
 
 /*
@@ -97,7 +100,10 @@ _Static_assert(sizeof(struct page) == 64, "struct page is 64 bytes (sm_page_wind
 enum { ZONE_DMA = 0, ZONE_NORMAL = 1, SM_NR_ZONES = 2 };
 
 struct free_area {
-	struct page *fa_head;            /* doubly linked via page->buddy */
+	struct page *fa_head;            /* doubly linked via page->buddy: dirty
+	                                  * blocks at the head, clean ones at
+	                                  * the tail */
+	struct page *fa_tail;
 	unsigned long fa_nr_free;        /* blocks on this list */
 };
 
@@ -124,6 +130,7 @@ struct zone {
 	size_t             zone_purged_bytes; /* total returned to the OS */
 	struct page       *zone_purging;      /* PG_purge blocks (lock dropped) */
 	size_t             zone_purging_pages;/* pages on zone_purging */
+	unsigned long      zone_purge_seq;    /* purge batches given back so far */
 	uint64_t           zone_next_decay_ns;/* rate limit of decay purges */
 	bool               zone_kick;         /* dirty list became non-empty */
 	uint64_t           zone_epoch_ns;     /* start of the decay epoch */
@@ -191,6 +198,16 @@ SM_INLINE void *sm_page_to_virt(const struct page *pg)
 	return (void *)(z->zone_base +
 	                ((uintptr_t)(pg - z->zone_mem_map) << SM_PAGE_SHIFT));
 }
+
+/* ---- os.c: read-only views for the descriptors (buddy.c, theory 2) ----
+ * A shared anonymous mapping (NULL on failure), made read-only by
+ * os_seal(); os_alias() maps a read-only view of @size bytes of it from
+ * @src at @addr, over a range of ours; os_map_replace() puts private zero
+ * pages over a range of ours. False on failure, errno set. */
+void *os_map_shared(size_t size);
+bool os_seal(void *addr, size_t size);
+bool os_alias(void *addr, const void *src, size_t size);
+bool os_map_replace(void *addr, size_t size);
 
 /* ---- buddy allocator (buddy.c) ---- */
 

@@ -43,7 +43,11 @@
  *     from a third or a quarter of it up in the legacy layout) and so where
  *     it does not. os_as_limit() is RLIMIT_AS, read on each call because a
  *     program may lower it at any time; os_vm_bytes() is the mapped total
- *     (VmSize) from /proc/self/statm.
+ *     (VmSize) from /proc/self/statm. Read-only views of one set of pages
+ *     (os_map_shared, os_seal, os_alias) let the buddy allocator show the
+ *     descriptors of memory that holds nothing (free sections, the window
+ *     past the grown part) as one shared template that costs no RSS;
+ *     os_map_replace() gives such a range private pages again.
  *
  *  6. Probes for the malloc layer. os_brk_range() gives the program break's
  *     range (start_brk from /proc/self/stat, read once; the current break
@@ -164,6 +168,39 @@ void *os_map_fixed(void *addr, size_t size)
 		return NULL;
 	}
 	return p;
+}
+
+/*
+ * Read-only views of one set of pages (theory 5): os_map_shared() maps
+ * @size bytes of shared anonymous memory, read-write until os_seal() makes
+ * it read-only; os_alias() puts a view of @size bytes of it, from @src on,
+ * at @addr, replacing what the caller had mapped there (mremap with an old
+ * size of 0 maps the same pages again); the view is read-only like its
+ * source, and untouched it costs no RSS. os_map_replace() puts fresh
+ * private zero pages, read-write, over a range the caller has mapped.
+ */
+void *os_map_shared(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+bool os_seal(void *addr, size_t size)
+{
+	return mprotect(addr, size, PROT_READ) == 0;
+}
+
+bool os_alias(void *addr, const void *src, size_t size)
+{
+	void *p = mremap((void *)src, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+	return p == addr;
+}
+
+bool os_map_replace(void *addr, size_t size)
+{
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return p == addr;
 }
 
 uintptr_t os_user_top(void)

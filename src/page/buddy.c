@@ -62,9 +62,26 @@
  *     window is one static descriptor) and doubles as the zone outgrows it,
  *     the mem_map being mapped up to W descriptors first (a growth that
  *     cannot map them fails); the map is published before the first mask,
- *     each mask after the descriptors it covers. Cost: up to one
- *     descriptor per page of the grown part, mapped and touched ahead of
- *     growth (about 1.6 % of the heap).
+ *     each mask after the descriptors it covers.
+ *     Descriptors that describe nothing cost no RSS: the descriptors of one
+ *     section as every page of ZONE_NORMAL that holds nothing reads them
+ *     (flags 0, the zone, the "none" slab key) are kept once, in shared
+ *     memory made read-only (desc_tmpl), and the mem_map past the grown
+ *     part is mapped as views of it (os_alias: mremap of a shared mapping
+ *     with an old size of 0), as are all but the first page of the
+ *     descriptors of a wholly free section: of a section grown and not
+ *     used yet, and of one whose pages a purge gave back (section_release,
+ *     from zone_purge). Such a section has PG_tmpl on its head, which
+ *     stays private (it is on the free lists). A view reads as a valid
+ *     free state, so the lock-free readers (the window, the bad-free
+ *     reports, buddy_block_of) need no change; before any descriptor of a
+ *     PG_tmpl section is written, the allocation that takes pages from it
+ *     gives it private pages again (section_materialize, zone lock held),
+ *     and fails like a refused growth when the system refuses. Cost: one
+ *     mremap per purged section and one mmap per section used again, and
+ *     a VMA per view; a freed and purged heap keeps 4 KiB of descriptors
+ *     per 4 MiB section resident (a 1 GiB heap: 1 MiB instead of 16 MiB,
+ *     and none of the window's).
  *
  *  3. Free areas and coalescing. A free block of 2^order pages (order 0..
  *     MAX_ORDER-1, 4 KiB..4 MiB) has PG_buddy and .order on its head
@@ -119,7 +136,15 @@
  *     take their parent's place and time; merged blocks go to the tail
  *     with the current time). buddy_purge() takes dirty blocks older than
  *     buddy_decay_ns (default 1 s) off the free lists onto zone_purging
- *     (PG_purge), drops the lock, madvises them, and frees them back clean.
+ *     (PG_purge), drops the lock, madvises them, and frees them back clean,
+ *     in batches of at most BUDDY_PURGE_BATCH blocks and a section's worth
+ *     of pages (zone_purge_seq counts the batches given back). While a
+ *     batch is in flight its pages are free but not on the free lists: an
+ *     allocation that may block and finds no room waits for the batch
+ *     (zone_wait_purge, a few times at most) rather than grow the zone for
+ *     memory it has. On each free list dirty blocks come first and clean
+ *     ones last (fa_add), so allocations reuse resident memory before
+ *     memory given back, and a purge leaves the dirty blocks' order alone.
  *     The background purge thread (base/bgthread.c) runs buddy_decay_tick
  *     every decay/BUDDY_DECAY_STEPS while anything is dirty: the smooth
  *     decay of zone_decay_tick purges, oldest first, what exceeds the
@@ -208,8 +233,10 @@
  *     each of those orders from the heads of their lists, best fit (the
  *     shortest run that holds the range, aligned as asked); then a block of
  *     the request's order or above, the range placed at the start of its
- *     run (free pages before it are used first); then every fragment; and
- *     only then the zone grows. The range takes the pages from the start
+ *     run (free pages before it are used first); then every fragment; then,
+ *     if a purge has blocks in flight (5.), the allocation waits for them;
+ *     and only then the zone grows.
+ *     The range takes the pages from the start
  *     of the run (or the first aligned page), so what is left of the run
  *     stays in one piece; the blocks it covers leave the free areas whole,
  *     and the parts of the first and the last one outside the range go
@@ -258,8 +285,13 @@ static int buddy_ready;                 /* zones placed (release store) */
 
 #define NPAGES(order)   ((size_t)1 << (order))
 #define BUDDY_PURGE_BATCH 32
-/* Yields buddy_alloc_range waits for a purge in flight before it grows. */
-#define BUDDY_PURGE_WAITS 64
+/* Pages a purge batch holds off the free lists at most (one section's
+ * worth, unless one block is larger): what it hides, and for how long. */
+#define BUDDY_PURGE_BATCH_PAGES 1024
+/* Purge batches an allocation waits for before it grows the zone, and how
+ * long it waits for one (a batch's madvise takes well under that). */
+#define BUDDY_PURGE_WAITS 8
+#define BUDDY_PURGE_WAIT_NS (20ull * 1000000ull)
 
 SM_TLS struct pcp_list buddy_pcp[SM_PCP_MAX_ORDER + 1];
 #if SM_TC_SEG_FS
@@ -328,14 +360,29 @@ static inline void zone_unlock(struct zone *z)
 
 /* ---- free areas and the dirty list (zone lock held) ---- */
 
+/* A free block goes on its list: at the head when it is dirty, at the
+ * tail when it is clean, so that allocations, which take from the head,
+ * use memory that is resident already before memory given back to the OS
+ * (the order of the dirty blocks, most recently freed first, is kept:
+ * taking a block off for a purge and freeing it back clean moves it to
+ * the tail, with the other clean ones, not before the dirty ones). */
 static void fa_add(struct zone *z, struct page *pg, unsigned int order)
 {
 	struct free_area *fa = &z->zone_free_area[order];
-	pg->buddy.prev = NULL;
-	pg->buddy.next = fa->fa_head;
-	if (fa->fa_head)
-		fa->fa_head->buddy.prev = pg;
-	fa->fa_head = pg;
+	if (!(pg->flags & PG_dirty) && fa->fa_tail) {
+		pg->buddy.next = NULL;
+		pg->buddy.prev = fa->fa_tail;
+		fa->fa_tail->buddy.next = pg;
+		fa->fa_tail = pg;
+	} else {
+		pg->buddy.prev = NULL;
+		pg->buddy.next = fa->fa_head;
+		if (fa->fa_head)
+			fa->fa_head->buddy.prev = pg;
+		else
+			fa->fa_tail = pg;
+		fa->fa_head = pg;
+	}
 	fa->fa_nr_free++;
 	z->zone_free_pages += NPAGES(order);
 }
@@ -349,6 +396,8 @@ static void fa_del(struct zone *z, struct page *pg, unsigned int order)
 		fa->fa_head = pg->buddy.next;
 	if (pg->buddy.next)
 		pg->buddy.next->buddy.prev = pg->buddy.prev;
+	else
+		fa->fa_tail = pg->buddy.prev;
 	fa->fa_nr_free--;
 	z->zone_free_pages -= NPAGES(order);
 }
@@ -398,6 +447,103 @@ static size_t window_pages;      /* W; 0 until the window opens */
 
 static bool window_wanted;       /* the slab key is known: keep it open */
 
+/*
+ * The descriptor template (theory 2): the descriptors of one section as
+ * every page of ZONE_NORMAL that holds nothing reads them (flags 0, the
+ * zone, the "none" slab key), in shared memory made read-only. Parts of
+ * mem_map past the grown part, and all but the first page of the
+ * descriptors of a free section that has been purged (PG_tmpl on its
+ * head), are views of it: they read as a valid free state and cost no RSS.
+ * A view is replaced by private pages (section_materialize) before any of
+ * its descriptors is written. tmpl_from: the first page of ZONE_NORMAL
+ * whose descriptors were mapped once the template existed (SIZE_MAX: no
+ * template), i.e. the part where views may be.
+ */
+#define DESC_SECTION (NPAGES(SM_SECTION_ORDER) * sizeof(struct page))   /* 64 KiB */
+#define DESC_HEAD    SM_PAGE_SIZE   /* a section's first descriptors, kept private */
+#define DESC_HEAD_N  (DESC_HEAD / sizeof(struct page))
+static struct page *desc_tmpl;
+static size_t tmpl_from = SIZE_MAX;
+
+/* May the descriptor of page @idx of @z be a view? */
+static inline bool desc_may_view(const struct zone *z, size_t idx)
+{
+	return z == &sm_zones[ZONE_NORMAL] && idx >= tmpl_from;
+}
+
+/* Make the template once the slab key is known. Zone lock of ZONE_NORMAL
+ * held; without it (the system refused) nothing is a view. */
+static void tmpl_init(struct zone *z, int32_t key)
+{
+	if (desc_tmpl || z != &sm_zones[ZONE_NORMAL])
+		return;
+	struct page *t = os_map_shared(DESC_SECTION);
+	if (!t)
+		return;
+	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++) {
+		t[i].zone = ZONE_NORMAL;
+		t[i].slab_key = key;
+	}
+	if (!os_seal(t, DESC_SECTION)) {
+		os_unmap(t, DESC_SECTION);
+		return;
+	}
+	desc_tmpl = t;
+	tmpl_from = z->zone_map_bytes / sizeof(struct page);
+}
+
+/* Write what the template holds into @n private descriptors at @pg. */
+static void desc_init(struct zone *z, struct page *pg, size_t n)
+{
+	uint8_t zi = (uint8_t)(z - sm_zones);
+	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
+	for (size_t i = 0; i < n; i++) {
+		pg[i].zone = zi;
+		pg[i].slab_key = key;
+	}
+}
+
+/* Make the @bytes of descriptors at @pg (a multiple of DESC_HEAD, within
+ * one section's) a view of the template at the same offset, replacing
+ * what is mapped there. Should the system refuse after taking the old
+ * pages away, private pages with the same contents take their place. */
+static void desc_view(struct zone *z, struct page *pg, size_t bytes)
+{
+	size_t off = ((uintptr_t)pg - (uintptr_t)z->zone_mem_map) % DESC_SECTION;
+	if (os_alias(pg, (char *)desc_tmpl + off, bytes))
+		return;
+	if (!os_map_replace(pg, bytes))
+		sm_fatal("slabmalloc: cannot map the page descriptors at %p", (void *)pg);
+	desc_init(z, pg, bytes / sizeof(struct page));
+}
+
+/* A wholly free, clean section at page @idx (or the one holding it) whose
+ * descriptors may be views becomes PG_tmpl: all but its first descriptor
+ * page turn into a view of the template. Zone lock held. */
+static void section_release(struct zone *z, size_t idx)
+{
+	size_t s = idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
+	struct page *h = &z->zone_mem_map[s];
+	if (!desc_may_view(z, s) || h->flags != PG_buddy || h->order != SM_SECTION_ORDER)
+		return;
+	desc_view(z, h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD);
+	h->flags |= PG_tmpl;
+}
+
+/* Private descriptors again for the PG_tmpl section at @h, before any of
+ * them is written. Zone lock held. False (still PG_tmpl, its descriptors
+ * readable) when the system refuses. */
+static bool section_materialize(struct zone *z, struct page *h)
+{
+	if (!os_map_replace(h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD)) {
+		desc_view(z, h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD);
+		return false;
+	}
+	desc_init(z, h + DESC_HEAD_N, NPAGES(SM_SECTION_ORDER) - DESC_HEAD_N);
+	h->flags &= (uint16_t)~PG_tmpl;
+	return true;
+}
+
 /* Map @z's mem_map up to @bytes (a multiple of the page size). Zone lock
  * held (or init). False, errno set, when the system refuses. */
 static bool zone_map_cover(struct zone *z, size_t bytes)
@@ -405,8 +551,15 @@ static bool zone_map_cover(struct zone *z, size_t bytes)
 	size_t have = z->zone_map_bytes;
 	if (bytes <= have)
 		return true;
-	if (!os_map_fixed((char *)z->zone_mem_map + have, bytes - have))
+	char *base = (char *)z->zone_mem_map;
+	if (!os_map_fixed(base + have, bytes - have))
 		return false;
+	/* Past the grown part nothing is described yet: views of the
+	 * template, until a growth needs them (the address range is ours
+	 * now, so the views replace only our own pages). */
+	if (desc_tmpl && z == &sm_zones[ZONE_NORMAL])
+		for (size_t off = have; off < bytes; off += DESC_SECTION)
+			desc_view(z, (struct page *)(base + off), DESC_SECTION);
 	z->zone_map_bytes = bytes;
 	return true;
 }
@@ -435,8 +588,8 @@ static bool window_cover(struct zone *z, size_t need)
 	if (from < window_pages)
 		from = window_pages;
 	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
-	for (size_t i = from; i < w; i++)
-		z->zone_mem_map[i].slab_key = key;
+	for (size_t i = from; i < w && from < tmpl_from; i++)
+		z->zone_mem_map[i].slab_key = key;      /* views hold it already */
 	if (!window_pages)
 		__atomic_store_n(&sm_window_map, z->zone_mem_map, __ATOMIC_RELEASE);
 	window_pages = w;
@@ -507,18 +660,65 @@ static bool zone_grow(struct zone *z, gfp_t gfp)
 		return zone_grow_failed(z);
 	size_t first = limit >> SM_PAGE_SHIFT;
 	struct page *map = &z->zone_mem_map[first];
-	uint8_t zi = (uint8_t)(z - sm_zones);
 	/* A fresh mem_map reads as zeros: only the zone index and the slab
-	 * key need setting. */
-	int32_t key = SM_READ_ONCE(buddy_slab_key_none);
-	for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++) {
-		map[i].zone = zi;
-		map[i].slab_key = key;
+	 * key need setting. Where the descriptors are views of the template,
+	 * the first page becomes private (the head is written) and the rest
+	 * stay views: the section is PG_tmpl until it is first used. */
+	bool view = desc_may_view(z, first);
+	if (view && !os_map_replace(map, DESC_HEAD)) {
+		desc_view(z, map, DESC_HEAD);
+		os_unmap((void *)(z->zone_base + limit), SM_SECTION_SIZE);
+		errno = ENOMEM;
+		return false;
 	}
-	map->flags = PG_buddy;
+	desc_init(z, map, view ? DESC_HEAD_N : NPAGES(SM_SECTION_ORDER));
+	map->flags = PG_buddy | (view ? PG_tmpl : 0);
 	map->order = SM_SECTION_ORDER;
 	fa_add(z, map, SM_SECTION_ORDER);
 	__atomic_store_n(&z->zone_limit, limit + SM_SECTION_SIZE, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * Blocks that a purge took off the free lists while it madvises them
+ * (zone_purging, the zone lock dropped) are free again in a moment: an
+ * allocation that finds no room and may block waits for the batch in
+ * flight to come back rather than grow the heap for memory it has (a
+ * steady load then keeps a steady heap). Unlock, yield until the purge
+ * gives its batch back (zone_purge_seq moves) or BUDDY_PURGE_WAIT_NS have
+ * passed, lock. False, without waiting, when nothing is being purged, the
+ * caller may not block, or it has waited BUDDY_PURGE_WAITS times (counted
+ * in *@waits).
+ */
+static bool zone_wait_purge(struct zone *z, gfp_t gfp, unsigned int *waits)
+{
+	if (!(gfp & __GFP_WAIT) || !z->zone_purging_pages || *waits >= BUDDY_PURGE_WAITS)
+		return false;
+	++*waits;
+	unsigned long seq = z->zone_purge_seq;
+	zone_unlock(z);
+	uint64_t until = os_now_ns() + BUDDY_PURGE_WAIT_NS;
+	do
+		os_yield();
+	while (SM_READ_ONCE(z->zone_purge_seq) == seq && os_now_ns() < until);
+	zone_lock(z, gfp);
+	return true;
+}
+
+static bool zone_take_run(struct zone *z, size_t start, size_t end);
+static struct page *free_block_of(struct zone *z, size_t idx);
+
+/* Private descriptors for every PG_tmpl section among the free blocks of
+ * [start, end), before they are taken. Zone lock held. False when the
+ * system refuses (nothing taken yet). */
+static bool run_materialize(struct zone *z, size_t start, size_t end)
+{
+	for (size_t j = start; j < end;) {
+		struct page *b = free_block_of(z, j);
+		if ((b->flags & PG_tmpl) && !section_materialize(z, b))
+			return false;
+		j = page_index(z, b) + NPAGES(b->order);
+	}
 	return true;
 }
 
@@ -531,23 +731,33 @@ static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
                                  bool *dirty)
 {
 	size_t need = NPAGES(order);
+	unsigned int waits = 0;
 	/* The emergency reserve stays free in the grown part: grow rather
 	 * than go below it, or fail (theory 6). */
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < need + buddy_reserve_pages) {
+		if (zone_wait_purge(z, gfp, &waits))
+			continue;
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
 		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
 	}
-	unsigned int o = order;
-	while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
-		o++;
+	unsigned int o;
+	for (;;) {
+		o = order;
+		while (o < SM_MAX_ORDER && !z->zone_free_area[o].fa_head)
+			o++;
+		if (o < SM_MAX_ORDER || !zone_wait_purge(z, gfp, &waits))
+			break;
+	}
 	if (o == SM_MAX_ORDER) {
 		if (!zone_grow(z, gfp))
 			return NULL;
 		o = SM_SECTION_ORDER;
 	}
 	struct page *pg = z->zone_free_area[o].fa_head;
+	if ((pg->flags & PG_tmpl) && !section_materialize(z, pg))
+		return NULL;
 	bool d = pg->flags & PG_dirty;
 	uint64_t t = pg->buddy.free_ns;
 	struct page *anchor = NULL;
@@ -688,10 +898,13 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 	uint64_t cutoff = all ? now : (now > decay ? now - decay : 0);
 	for (;;) {
 		unsigned int n = 0;
+		size_t held = 0;
 		struct page *h;
-		while (n < BUDDY_PURGE_BATCH && (h = z->zone_dirty_head) != NULL &&
+		while (n < BUDDY_PURGE_BATCH && held < BUDDY_PURGE_BATCH_PAGES &&
+		       (h = z->zone_dirty_head) != NULL &&
 		       (h->buddy.free_ns <= cutoff || npages)) {
 			unsigned int o = h->order;
+			held += NPAGES(o);
 			npages -= npages < NPAGES(o) ? npages : NPAGES(o);
 			fa_del(z, h, o);
 			dl_del(z, h);
@@ -715,9 +928,12 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 		pthread_mutex_lock(&z->zone_lock);
 		now = os_now_ns();
 		for (unsigned int i = 0; i < n; i++) {
+			size_t bi = page_index(z, batch[i]);
 			purging_del(z, batch[i]);
 			zone_free_one(z, batch[i], batch[i]->order, false, now);
+			section_release(z, bi);
 		}
+		SM_WRITE_ONCE(z->zone_purge_seq, z->zone_purge_seq + 1);
 		z->zone_purged_bytes += done;
 		bytes += done;
 	}
@@ -1310,7 +1526,7 @@ static bool zone_take_run(struct zone *z, size_t start, size_t end)
 	bool dirty = false;
 	for (size_t j = start; j < end;) {
 		struct page *b = free_block_of(z, j);
-		sm_assert(b && (j == start || page_index(z, b) == j));
+		sm_assert(b && (j == start || page_index(z, b) == j) && !(b->flags & PG_tmpl));
 		size_t bstart = page_index(z, b);
 		unsigned int o = b->order;
 		bool d = (b->flags & PG_dirty) != 0;
@@ -1375,6 +1591,8 @@ static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
 		return false;
 
 	/* Pass 2: take the blocks. */
+	if (!run_materialize(z, start, end))
+		return false;
 	*dirty = zone_take_run(z, start, end);
 	return true;
 }
@@ -1550,22 +1768,6 @@ static size_t run_find(struct zone *z, size_t npages, size_t align, unsigned int
 	return run_find_fragments(z, npages, align, order, SIZE_MAX);
 }
 
-/* While at least @npages pages are being purged (off the free lists, the
- * zone lock dropped for madvise), a caller that may block waits for them
- * once more: unlock, yield, lock. False when it should not (any more): at
- * most BUDDY_PURGE_WAITS times per call, counted in *@waits. */
-static bool zone_wait_purge(struct zone *z, gfp_t gfp, size_t npages, unsigned int *waits)
-{
-	if (!(gfp & __GFP_WAIT) || z->zone_purging_pages < npages ||
-	    *waits >= BUDDY_PURGE_WAITS)
-		return false;
-	++*waits;
-	zone_unlock(z);
-	os_yield();
-	zone_lock(z, gfp);
-	return true;
-}
-
 /**
  * buddy_alloc_range - an exact range packed into the free pages.
  * @size: bytes, 1 .. 4 MiB; the range has PAGE_ALIGN(@size) pages
@@ -1599,14 +1801,11 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 
 	if (!z->zone_span || !zone_lock(z, gfp))
 		return NULL;
-	/* Blocks that a purge took off the free lists while it madvises them
-	 * (zone_purging, the lock dropped) are free again in a moment: a
-	 * caller that may wait lets them come back rather than grow the heap
-	 * past what the free pages could hold (a few yields at most). */
+	/* A purge in flight is waited for before the zone grows. */
 	unsigned int waits = 0;
 	/* The emergency reserve stays free, as in zone_rmqueue. */
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < npages + buddy_reserve_pages) {
-		if (zone_wait_purge(z, gfp, npages, &waits))
+		if (zone_wait_purge(z, gfp, &waits))
 			continue;
 		size_t avail = z->zone_free_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
@@ -1614,7 +1813,7 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 			goto fail;
 	}
 	size_t start = run_find(z, npages, apages, worder);
-	while (start == SIZE_MAX && zone_wait_purge(z, gfp, npages, &waits))
+	while (start == SIZE_MAX && zone_wait_purge(z, gfp, &waits))
 		start = run_find(z, npages, apages, worder);
 	if (start == SIZE_MAX) {
 		if (!zone_grow(z, gfp))
@@ -1622,6 +1821,8 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 		start = run_find(z, npages, apages, worder);
 		sm_assert(start != SIZE_MAX);
 	}
+	if (!run_materialize(z, start, start + npages))
+		goto fail;
 	bool dirty = zone_take_run(z, start, start + npages);
 	struct page *pg = &z->zone_mem_map[start];
 	pg->flags = PG_head | PG_exact;
@@ -1722,6 +1923,8 @@ void buddy_set_slab_key_none(int32_t key)
 			n = window_pages;
 		for (size_t j = 0; j < n; j++)
 			z->zone_mem_map[j].slab_key = key;
+		if (i == ZONE_NORMAL && z->zone_span)
+			tmpl_init(z, key);
 		/* The key is known: the fast paths' window opens (or, when
 		 * its descriptors cannot be mapped now, with the next growth). */
 		if (i == ZONE_NORMAL && z->zone_span) {
@@ -1851,14 +2054,20 @@ static bool zone_validate(struct zone *z)
 				     zn, i, o);
 				break;
 			}
-			if (pg->flags & ~(uint32_t)(PG_buddy | PG_dirty))
+			if (pg->flags & ~(uint32_t)(PG_buddy | PG_dirty | PG_tmpl) ||
+			    ((pg->flags & PG_tmpl) &&
+			     (pg->flags != (PG_buddy | PG_tmpl) || o != SM_SECTION_ORDER ||
+			      !desc_may_view(z, i))))
 				VBAD("zone %s: free block %zu has flags 0x%x\n", zn, i, pg->flags);
 			if (pg->slab_cache || pg->slab_key != buddy_slab_key_none)
 				VBAD("zone %s: free block %zu has a slab cache or key\n", zn, i);
 			/* A stale head inside a free block sits at the start of
 			 * a sub-block: check every page of small blocks, the
-			 * halves' heads of big ones (cost O(order), not O(pages)). */
-			for (size_t j = 1; j < NPAGES(o); j = o <= 4 ? j + 1 : j << 1)
+			 * halves' heads of big ones (cost O(order), not O(pages)).
+			 * A PG_tmpl section's are views of the template (checked
+			 * once, by window_validate): reading them would map them. */
+			size_t jend = (pg->flags & PG_tmpl) ? DESC_HEAD_N : NPAGES(o);
+			for (size_t j = 1; j < jend; j = o <= 4 ? j + 1 : j << 1)
 				if (map[i + j].flags || map[i + j].slab_cache ||
 				    map[i + j].slab_key != buddy_slab_key_none ||
 				    map[i + j].zone != zi) {
@@ -1939,6 +2148,8 @@ static bool zone_validate(struct zone *z)
 			}
 			prev = p;
 		}
+		if (prev != fa->fa_tail)
+			VBAD("zone %s: free list %u: tail mismatch\n", zn, o);
 		if (count != fa->fa_nr_free || count != nfree[o])
 			VBAD("zone %s: order %u: list has %zu, nr_free %lu, map has %zu\n", zn,
 			     o, count, fa->fa_nr_free, nfree[o]);
@@ -2034,7 +2245,20 @@ static bool window_validate(void)
 		     (unsigned long)sm_window_mask, (void *)sm_window_map, n);
 		return ok;
 	}
-	for (size_t i = n; i < w; i++) {
+	/* Views of the template are checked through the template itself:
+	 * reading them would map them (RSS). */
+	if (desc_tmpl) {
+		for (size_t i = 0; i < NPAGES(SM_SECTION_ORDER); i++) {
+			const struct page *pg = &desc_tmpl[i];
+			if (pg->slab_key != buddy_slab_key_none || pg->slab_cache || pg->flags ||
+			    pg->zone != ZONE_NORMAL || pg->order || pg->slab_base) {
+				VBAD("template: descriptor %zu has key %d, flags 0x%x\n", i,
+				     pg->slab_key, pg->flags);
+				break;
+			}
+		}
+	}
+	for (size_t i = n; i < w && i < tmpl_from; i++) {
 		const struct page *pg = &z->zone_mem_map[i];
 		if (pg->slab_key != buddy_slab_key_none || pg->slab_cache || pg->flags) {
 			VBAD("window: page %zu past the grown part has key %d, flags 0x%x\n",

@@ -16,8 +16,11 @@
  * the heap was 3 to 3.6 times the bytes live and grew 56 MiB over the
  * second half.
  *
- * Deterministic (a fixed xorshift stream, one thread, no timing); bounded
- * by alarm().
+ * It runs twice, each time from an empty heap (the first round in a child
+ * process): without the background purge thread, where the steps are
+ * deterministic (a fixed xorshift stream, one thread, no timing), and with
+ * it (see main: the settling bound is reported there, not asserted).
+ * Bounded by alarm().
  */
 #include "tap.h"
 #include "internal.h"
@@ -27,6 +30,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SLOTS  384
@@ -129,9 +133,8 @@ static void step(void)
 		live_max = live;
 }
 
-/* The fragmentation of exact allocations alone: without the background
- * purge, whose blocks in flight (off the free lists while it madvises them)
- * still make some requests grow the heap (docs/page-layer.md, theory 9). */
+/* Exact page counts in the first round: without the background purge
+ * until main() turns it on for the second. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
 __attribute__((constructor(100)))
@@ -141,17 +144,18 @@ static void no_background_purge(void)
 }
 #pragma GCC diagnostic pop
 
-int main(void)
+/* One round of STEPS steps from an empty heap, with its tests; the heap's
+ * growth over the second half is asserted when @settle, else reported. */
+static void round_run(const char *how, bool settle)
 {
-	alarm(300);
 	size_t heap_mid = 0, worst_pct = 0;
 	bool bounded = true;
 	for (size_t i = 1; i <= STEPS && !failed_alloc; i++) {
 		step();
 		if (i % (STEPS / 8) == 0) {
 			size_t heap = mallinfo2().arena;
-			diag("step %6zu: heap %5zu MiB, live %4zu MiB, most live %4zu MiB", i,
-			     heap >> 20, live >> 20, live_max >> 20);
+			diag("%s, step %6zu: heap %5zu MiB, live %4zu MiB, most live %4zu MiB",
+			     how, i, heap >> 20, live >> 20, live_max >> 20);
 			bounded &= heap <= 2 * live_max;
 			if (heap * 100 / live_max > worst_pct)
 				worst_pct = heap * 100 / live_max;
@@ -160,14 +164,49 @@ int main(void)
 		}
 	}
 	size_t heap = mallinfo2().arena;
-	ok(!failed_alloc, "every allocation succeeded");
-	ok(marks, "every block kept its bytes (calloc's read as zeros)");
-	ok(bounded, "the heap stays within twice the most bytes live so far (at most %zu %%)",
-	   worst_pct);
-	ok(heap <= heap_mid + MiB(32),
-	   "the heap settles: %zu MiB at the end, %zu MiB at the middle (at most 32 MiB more)",
-	   heap >> 20, heap_mid >> 20);
+	ok(!failed_alloc, "%s: every allocation succeeded", how);
+	ok(marks, "%s: every block kept its bytes (calloc's read as zeros)", how);
+	ok(bounded, "%s: the heap stays within twice the most bytes live so far "
+	   "(at most %zu %%)", how, worst_pct);
+	if (settle)
+		ok(heap <= heap_mid + MiB(32),
+		   "%s: the heap settles: %zu MiB at the end, %zu MiB at the middle "
+		   "(at most 32 MiB more)", how, heap >> 20, heap_mid >> 20);
+	else
+		diag("%s: %zu MiB at the end, %zu MiB at the middle (not asserted)", how,
+		     heap >> 20, heap_mid >> 20);
 	for (size_t i = 0; i < SLOTS; i++)
 		free(slots[i].s_p);
+}
+
+/*
+ * Two rounds, each in a fresh heap: a child process without the background
+ * purge (the exact-allocation fragmentation alone), then this process with
+ * it. The second round checks the same, but only reports the growth over
+ * its second half: it depends on when the purges run, and measured 4 - 48
+ * MiB (the most on a loaded machine), so a bound of 32 MiB would fail now
+ * and then on a valid heap. Allocations no longer grow the heap while a
+ * purge batch is in flight (they wait for it); what is left is first-fit
+ * fragmentation for ranges of nearly a section.
+ */
+int main(void)
+{
+	alarm(600);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		round_run("without the purge thread", true);
+		fflush(stdout);
+		_exit(tap_failed ? 1 : 0);
+	}
+	int st = -1;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) {
+		ok(0, "the round without the purge thread ran to its end");
+		return done_testing();
+	}
+	tap_n += 4;
+	tap_failed += WEXITSTATUS(st) != 0;
+	sm_bg_enabled = 1;
+	round_run("with the purge thread", false);
 	return done_testing();
 }

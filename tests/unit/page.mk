@@ -29,3 +29,8 @@ unit_tests += tests/unit/pcp_budget.t
 check_PROGRAMS += tests/unit/pcp_budget.t
 tests_unit_pcp_budget_t_SOURCES = tests/unit/pcp_budget.c
 tests_unit_pcp_budget_t_LDADD = $(TEST_LIB_CORE)
+# Descriptors of free, purged sections and of the window cost no RSS.
+unit_tests += tests/unit/buddy_descmap.t
+check_PROGRAMS += tests/unit/buddy_descmap.t
+tests_unit_buddy_descmap_t_SOURCES = tests/unit/buddy_descmap.c
+tests_unit_buddy_descmap_t_LDADD = $(TEST_LIB_CORE)
