@@ -278,6 +278,9 @@ extern unsigned int buddy_pcp_high;    /* pages per per-thread list (128) */
 /* Pages per list that the lists' shared budget leaves each attached thread
  * (buddy.c, theory 4): below buddy_pcp_high only with many threads. */
 extern unsigned int buddy_pcp_cap;
+/* Views of the descriptor template made (buddy.c, theory 2), and the most
+ * that may be (4096: each is a mapping of its own). */
+extern unsigned int buddy_desc_views, buddy_desc_views_max;
 extern unsigned long buddy_reserve_pages; /* emergency reserve per zone (64) */
 
 /* For the page API's entry points (page_api.c), which check, report and

@@ -79,7 +79,10 @@
  *     gives it private pages again (section_materialize, zone lock held),
  *     and fails like a refused growth when the system refuses. Cost: one
  *     mremap per purged section and one mmap per section used again, and
- *     a VMA per view; a freed and purged heap keeps 4 KiB of descriptors
+ *     a VMA per view, of which at most buddy_desc_views_max (4096) are made
+ *     (past it, descriptors stay private as without a template), far
+ *     below the kernel's per-process limit on mappings (vm.max_map_count,
+ *     65530 by default); a freed and purged heap keeps 4 KiB of descriptors
  *     per 4 MiB section resident (a 1 GiB heap: 1 MiB instead of 16 MiB,
  *     and none of the window's).
  *
@@ -464,6 +467,14 @@ static bool window_wanted;       /* the slab key is known: keep it open */
 #define DESC_HEAD_N  (DESC_HEAD / sizeof(struct page))
 static struct page *desc_tmpl;
 static size_t tmpl_from = SIZE_MAX;
+/* Each view is a mapping of its own (and may split the one it lands in):
+ * at most buddy_desc_views_max (4096) are made, far below the kernel's
+ * limit on a process's mappings (vm.max_map_count, 65530 by default), so that the
+ * program's own mmap calls and the system calls that replace a view never
+ * meet that limit because of them; past it, descriptors stay private, as
+ * without a template. ZONE_NORMAL's lock. */
+unsigned int buddy_desc_views_max = 4096;
+unsigned int buddy_desc_views;
 
 /* May the descriptor of page @idx of @z be a view? */
 static inline bool desc_may_view(const struct zone *z, size_t idx)
@@ -510,8 +521,11 @@ static void desc_init(struct zone *z, struct page *pg, size_t n)
 static void desc_view(struct zone *z, struct page *pg, size_t bytes)
 {
 	size_t off = ((uintptr_t)pg - (uintptr_t)z->zone_mem_map) % DESC_SECTION;
-	if (os_alias(pg, (char *)desc_tmpl + off, bytes))
+	if (buddy_desc_views < SM_READ_ONCE(buddy_desc_views_max) &&
+	    os_alias(pg, (char *)desc_tmpl + off, bytes)) {
+		buddy_desc_views++;
 		return;
+	}
 	if (!os_map_replace(pg, bytes))
 		sm_fatal("slabmalloc: cannot map the page descriptors at %p", (void *)pg);
 	desc_init(z, pg, bytes / sizeof(struct page));
@@ -524,7 +538,8 @@ static void section_release(struct zone *z, size_t idx)
 {
 	size_t s = idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
 	struct page *h = &z->zone_mem_map[s];
-	if (!desc_may_view(z, s) || h->flags != PG_buddy || h->order != SM_SECTION_ORDER)
+	if (!desc_may_view(z, s) || h->flags != PG_buddy || h->order != SM_SECTION_ORDER ||
+	    buddy_desc_views >= SM_READ_ONCE(buddy_desc_views_max))
 		return;
 	desc_view(z, h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD);
 	h->flags |= PG_tmpl;
@@ -541,6 +556,8 @@ static bool section_materialize(struct zone *z, struct page *h)
 	}
 	desc_init(z, h + DESC_HEAD_N, NPAGES(SM_SECTION_ORDER) - DESC_HEAD_N);
 	h->flags &= (uint16_t)~PG_tmpl;
+	if (buddy_desc_views)
+		buddy_desc_views--;
 	return true;
 }
 

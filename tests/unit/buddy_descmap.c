@@ -136,6 +136,41 @@ int main(void)
 		if (blk[i])
 			free_pages(blk[i], MAX_ORDER - 1);
 	ok(buddy_validate(), "buddy valid after the last free");
+
+	/* The views are bounded: with a bound 8 below what the freed heap had,
+	 * its sections used and freed again make no more than that, the rest
+	 * keep private descriptors, and all of it works as before. */
+	buddy_purge(true);
+	unsigned int before = buddy_desc_views;
+	unsigned int bound = before > 8 ? before - 8 : 0;
+	buddy_desc_views_max = bound;
+	got = true;
+	for (int i = 0; i < NBLK; i++) {
+		blk[i] = __get_free_pages(GFP_KERNEL, MAX_ORDER - 1);
+		got &= blk[i] != 0;
+		if (blk[i])
+			memset((void *)blk[i], 0x33, SEC_BYTES);
+	}
+	for (int i = 0; i < NBLK; i++)
+		if (blk[i])
+			free_pages(blk[i], MAX_ORDER - 1);
+	buddy_purge(true);
+	ok(got && before >= NBLK && buddy_desc_views == bound,
+	   "at most buddy_desc_views_max views are made (%u, bound %u, %u before)",
+	   buddy_desc_views, bound, before);
+	ok(buddy_validate(), "buddy valid with the views bounded");
+	expect_death(free_inside, NULL, "double free of",
+	             "a free inside a section without views is still a double free");
+	same = true;
+	for (int i = 0; i < NBLK; i++) {
+		blk[i] = __get_free_pages(GFP_KERNEL | __GFP_ZERO, MAX_ORDER - 1);
+		same &= blk[i] != 0 && ((unsigned char *)blk[i])[SEC_BYTES - 1] == 0;
+	}
+	for (int i = 0; i < NBLK; i++)
+		if (blk[i])
+			free_pages(blk[i], MAX_ORDER - 1);
+	ok(same && buddy_validate(), "and the sections are used again");
+	buddy_desc_views_max = 4096;
 	close(pagemap_fd);
 	return done_testing();
 }
