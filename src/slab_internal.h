@@ -507,7 +507,7 @@ extern char sm_leak_target[256];
  *   slab_mag_max            largest magazine capacity adaptation may reach
  *                           (rounded down to a magazine size; default 254)
  *   slab_mag_budget         bytes the magazines of all threads may hold
- *                           together (default 16 MiB; each thread's share
+ *                           together (default 32 MiB; each thread's share
  *                           is this over the thread count, 32 KiB..4 MiB)
  *   depot_reap_interval_ns  working-set interval of the depots (default 10 s);
  *                           the background thread (bgthread.c, option

@@ -42,7 +42,8 @@
  *
  *    What a thread may hold is bounded in bytes, by a budget shared by all
  *    threads (as tcmalloc's thread caches share one): each registered
- *    thread's share is slab_mag_budget (option mag_budget_mb, 16 MiB) divided
+ *    thread's share is slab_mag_budget (option mag_budget_mb, 32 MiB, as
+ *    tcmalloc's overall thread-cache size) divided
  *    by the number of registered threads, between MAG_SHARE_MIN (32 KiB)
  *    and MAG_SHARE_MAX (4 MiB). A slot that has been through a budgeted slow
  *    path is active; its limit cc_lim is the number of rounds each of its two
@@ -61,9 +62,11 @@
  *    keep the limit they find (a lower one would take slab locks). The fast paths are
  *    unchanged: the limit only sets where cc_hi points when a magazine is
  *    loaded (cc_load), and refills take half the limit. With a few threads
- *    the share is 4 MiB and most slots keep their full capacity; with a
- *    thousand threads alive it is 32 KiB, so their magazines hold at most
- *    32 MiB together instead of several MiB each. A limit follows the thread
+ *    (up to 8) the share is 4 MiB and most slots keep their full capacity
+ *    (with 16 MiB, eight threads trading 8 B - 1 KiB objects ran at half
+ *    speed: bench handoff/ and server/); with a thousand threads alive it
+ *    is 32 KiB, so their magazines hold at most 32 MiB together instead of
+ *    several MiB each. A limit follows the thread
  *    count at the slot's next depot visit, so after threads were added the
  *    older ones give back their surplus as they run; the caches of exited
  *    threads go back at their exit (section 5).
@@ -149,7 +152,7 @@ uint64_t depot_reap_interval_ns = 10ull * 1000000000ull;
 
 /* The per-thread budget (section 3): bytes of all threads together, and
  * the bounds of one thread's share. */
-#define MAG_BUDGET_DEFAULT ((size_t)16 << 20)
+#define MAG_BUDGET_DEFAULT ((size_t)32 << 20)
 #define MAG_SHARE_MIN      ((size_t)32 << 10)
 #define MAG_SHARE_MAX      ((size_t)4 << 20)
 size_t slab_mag_budget = MAG_BUDGET_DEFAULT;

@@ -24,6 +24,7 @@
  */
 #include "tap.h"
 #include "internal.h"
+#include "page_alloc.h"
 
 #include <malloc.h>
 #include <stdbool.h>
@@ -195,6 +196,8 @@ int main(void)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Freed pages go back at once, so no step depends on the clock. */
+		buddy_decay_ns = 0;
 		round_run("without the purge thread", true);
 		fflush(stdout);
 		_exit(tap_failed ? 1 : 0);

@@ -29,8 +29,8 @@ int main(void)
 	   mag_thread_share() == ((size_t)1 << 20), "mag_budget_mb sets the magazine budget and share");
 	ok(slabmalloc_config("mag_budget_mb=0") == -1 && slab_mag_budget == ((size_t)1 << 20),
 	   "mag_budget_mb=0 is a bad value");
-	ok(slabmalloc_config("mag_budget_mb=16") == 0 && mag_thread_share() == ((size_t)4 << 20),
-	   "mag_budget_mb=16: one thread's share is capped at 4 MiB");
+	ok(slabmalloc_config("mag_budget_mb=32") == 0 && mag_thread_share() == ((size_t)4 << 20),
+	   "mag_budget_mb=32 (the default): one thread's share is capped at 4 MiB");
 	ok(slabmalloc_config("") == 0, "an empty string is accepted");
 	errno = 0;
 	ok(slabmalloc_config(NULL) == -1 && errno == EINVAL, "NULL -> EINVAL");
