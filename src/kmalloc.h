@@ -13,6 +13,8 @@
 #define KMALLOC_NR_CLASSES     41
 #define KMALLOC_MAX_CACHE_SIZE 32768         /* largest slab class */
 #define KMALLOC_MAX_PAGES_SIZE (SM_SECTION_SIZE) /* largest buddy block */
+/* Larger kmalloc blocks are huge (vmalloc.c's arenas), __GFP_DMA's aside. */
+#define KMALLOC_LARGE_MAX (SM_SECTION_SIZE / 2)
 #define KMALLOC_LARGE_NPAGES_MAX 256         /* per-thread cache: <= 1 MiB */
 
 /* Cache id of class 0: class i is kmalloc cache id KMALLOC_ID0 + i (the

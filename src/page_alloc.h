@@ -441,6 +441,9 @@ bool vmap_is_cached(const void *addr);
  * RETURNS: bytes unmapped. */
 size_t vmap_cache_purge(bool all);
 size_t vmap_cached_bytes(void);       /* bytes held in the cache */
+/* Bytes of the arenas' mappings not in use (free extents, dirty or
+ * clean): with vmap_total_bytes, all that the huge blocks have mapped. */
+size_t vmap_arena_free_bytes(void);
 /* Tunable: most bytes the cache holds (64 MiB; 0 disables it). It also
  * holds at most 8 mappings. */
 extern size_t vmap_cache_max_bytes;

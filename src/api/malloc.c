@@ -219,7 +219,9 @@ static void mallinfo_fill(struct mallinfo2 *mi)
 	}
 	memset(mi, 0, sizeof *mi);
 	mi->arena = heap;                               /* bytes of heap grown */
-	mi->hblkhd = t.huge_bytes;                      /* huge mappings */
+	/* huge blocks: their mappings, and the free space of the arenas they
+	 * are carved from (mapped, resident or not) */
+	mi->hblkhd = t.huge_bytes + vmap_arena_free_bytes();
 	/* Free small objects: in their slabs, or cached in magazines and
 	 * depots (glibc counts its fastbins and tcache here too). */
 	mi->fsmblks = t.slab_bytes - t.slab_active_bytes + t.mag_cached_bytes;
@@ -274,7 +276,7 @@ SM_EXPORT void malloc_stats(void)
 	sm_dprintf(2, "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
 	           mi.arena, mi.uordblks);
 	sm_dprintf(2, "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
-	           mi.arena + mi.hblkhd, mi.uordblks + mi.hblkhd);
+	           mi.arena + mi.hblkhd, mi.uordblks + vmap_total_bytes());
 	size_t max_maps, max_bytes;
 	vmap_max_stats(&max_maps, &max_bytes);
 	sm_dprintf(2, "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",

@@ -1179,6 +1179,17 @@ size_t vmap_total_bytes(void)
 	return SM_READ_ONCE(vm_bytes);
 }
 
+size_t vmap_arena_free_bytes(void)
+{
+	size_t bytes = 0;
+	sm_mutex_lock(&vm_lock);
+	for (unsigned int i = 0; i < VM_ARENAS; i++)
+		if (vm_arenas[i].ar_base)
+			bytes += vm_arenas[i].ar_free;
+	sm_mutex_unlock(&vm_lock);
+	return bytes;
+}
+
 void vmap_max_stats(size_t *max_maps, size_t *max_bytes)
 {
 	sm_mutex_lock(&vm_lock);

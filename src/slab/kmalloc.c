@@ -37,9 +37,15 @@
  * while it stays in this range: shrinking gives the pages past the new size back, growing takes the pages
  * after the block when the buddy has them free (buddy_resize_exact); only
  * when they are not does it move the data to a new exact block.
- * Above the largest buddy block (4 MiB): a mapping of its own (vmap), which
- * realloc grows and shrinks with mremap; freed ones are kept a while for
- * reuse (vmalloc.c's cache, returned to the OS after the decay period).
+ * Above half a section (KMALLOC_LARGE_MAX, 2 MiB; __GFP_DMA requests up
+ * to the largest buddy block, 4 MiB): huge, from vmalloc.c, carved from its
+ * arenas up to 32 MiB and a mapping of its own above; freed ones are kept
+ * a while for reuse and returned to the OS on the decay curve. A block of
+ * 2 to 4 MiB in the buddy needs most of a free section, which the small
+ * blocks placed around it rarely leave: under a steady mix of sizes up to
+ * 4 MiB the heap grew section by section for them while hundreds of MiB
+ * were free in pieces (bench/steady); in the arenas, whose free extents
+ * merge and whose empty arenas are unmapped, it does not.
  *
  * Double free. The allocator never reads or writes an object on its way in
  * or out (free from another thread costs no miss on the object's line, and
@@ -459,7 +465,7 @@ static void *kmalloc_try(size_t size, gfp_t gfp)
 			kmalloc_obj_out(c, p, gfp);
 		return p;
 	}
-	if (size <= KMALLOC_MAX_PAGES_SIZE)
+	if (size <= KMALLOC_LARGE_MAX || ((gfp & __GFP_DMA) && size <= KMALLOC_MAX_PAGES_SIZE))
 		return kmalloc_large(size, gfp);
 	return kmalloc_huge(size, gfp);
 }

@@ -358,6 +358,17 @@ int main(void)
 	ok(m2.uordblks + m2.hblkhd >= m1.uordblks + m1.hblkhd + (10u << 20),
 	   "mallinfo2 accounts a 10 MiB allocation");
 	free(keep10);
+	/* a 3 MiB block is a huge one, carved from an arena: hblkhd counts the
+	 * arena's whole mapping, used or free, and the buddy heap (arena) does
+	 * not grow for it */
+	struct mallinfo2 m3 = mallinfo2();
+	void *three = malloc(3u << 20);
+	memset(three, 1, 3u << 20);
+	struct mallinfo2 m4 = mallinfo2();
+	ok(three && m4.hblkhd >= (3u << 20) && m4.arena == m3.arena,
+	   "a 3 MiB block counts in hblkhd with the rest of its arena (%zu MiB), not in arena",
+	   m4.hblkhd >> 20);
+	free(three);
 	ok(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1 && mallopt(M_ARENA_MAX, 2) == 1,
 	   "mallopt accepts glibc parameters");
 	statistics_as_glibc();

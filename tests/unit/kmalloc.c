@@ -299,7 +299,7 @@ int main(void)
 
 	/* large: trimmed to pages, PG_large, waste under a page */
 	int large = 1;
-	for (size_t s = KMALLOC_MAX_CACHE_SIZE + 1; s <= (4u << 20); s = s * 5 / 3) {
+	for (size_t s = KMALLOC_MAX_CACHE_SIZE + 1; s <= KMALLOC_LARGE_MAX; s = s * 5 / 3) {
 		void *p = slabmalloc_kmalloc(s, GFP_KERNEL);
 		struct page *pg = sm_virt_to_page(p);
 		size_t us = slabmalloc_ksize(p);
@@ -309,6 +309,23 @@ int main(void)
 		slabmalloc_kfree(p);
 	}
 	ok(large, "large sizes: whole pages, waste under one page");
+
+	/* above half a section: huge (the arenas), except for __GFP_DMA */
+	int huge = 1, dma = 1;
+	for (size_t s = KMALLOC_LARGE_MAX + 1; s <= KMALLOC_MAX_PAGES_SIZE; s += 300001) {
+		void *p = slabmalloc_kmalloc(s, GFP_KERNEL);
+		if (!p || vmap_size(p) < s || slabmalloc_ksize(p) < s)
+			huge = 0;
+		memset(p, 1, s);
+		slabmalloc_kfree(p);
+		void *d = slabmalloc_kmalloc(s, GFP_KERNEL | __GFP_DMA);
+		struct page *pg = d ? sm_virt_to_page(d) : NULL;
+		if (!pg || !(pg->flags & PG_large) || pg->zone != ZONE_DMA)
+			dma = 0;
+		slabmalloc_kfree(d);
+	}
+	ok(huge, "sizes above %zu KiB up to a section are huge blocks", KMALLOC_LARGE_MAX >> 10);
+	ok(dma, "... but __GFP_DMA ones stay DMA-zone page blocks");
 
 	/* the per-thread large cache hands a freed block back */
 	void *l1 = slabmalloc_kmalloc(100000, GFP_KERNEL);
