@@ -7,11 +7,13 @@
  * through malloc, calloc, posix_memalign (alignments 8 KiB to 64 KiB),
  * realloc and free, with the first and last byte of every block written and
  * checked. The size distribution never changes, so the bytes live have a
- * steady mean. The heap (mallinfo2().arena: the zones grown so far) must
- * follow the bytes live, not the steps taken: at every eighth of the run
- * it is within twice the most bytes live so far, and over the second half
- * it grows by at most eight sections (32 MiB; it grows only when the live
- * bytes reach a new high). Large blocks are packed into the free pages
+ * steady mean. The heap (mallinfo2() arena + hblkhd: the zones grown so
+ * far and the mappings of the huge blocks, which from 2 MiB on are carved
+ * from arenas of 128 MiB) must follow the bytes live, not the steps taken:
+ * at every eighth of the run it is within twice the most bytes live so
+ * far, and its highest sample over the second half is at most 32 MiB above
+ * the highest over the first (an arena mapped and unmapped again moves it
+ * by 128 MiB in between). Large blocks are packed into the free pages
  * that others leave, not each given a fresh power-of-two block: that way
  * the heap was 3 to 3.6 times the bytes live and grew 56 MiB over the
  * second half.
@@ -134,6 +136,14 @@ static void step(void)
 		live_max = live;
 }
 
+/* The heap: the zones grown so far and the huge blocks' mappings (the
+ * blocks above 2 MiB live in arenas), as bench/steady reports it. */
+static size_t heap_bytes(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	return m.arena + m.hblkhd;
+}
+
 /* Exact page counts in the first round: without the background purge
  * until main() turns it on for the second. */
 #pragma GCC diagnostic push
@@ -149,33 +159,37 @@ static void no_background_purge(void)
  * growth over the second half is asserted when @settle, else reported. */
 static void round_run(const char *how, bool settle)
 {
-	size_t heap_mid = 0, worst_pct = 0;
+	size_t first_max = 0, second_max = 0, worst_pct = 0;
 	bool bounded = true;
 	for (size_t i = 1; i <= STEPS && !failed_alloc; i++) {
 		step();
 		if (i % (STEPS / 8) == 0) {
-			size_t heap = mallinfo2().arena;
+			size_t heap = heap_bytes();
 			diag("%s, step %6zu: heap %5zu MiB, live %4zu MiB, most live %4zu MiB",
 			     how, i, heap >> 20, live >> 20, live_max >> 20);
-			bounded &= heap <= 2 * live_max;
+			/* With purges on their own clock an arena may be
+			 * mapped a while before another is unmapped. */
+			bounded &= heap <= 2 * live_max + (settle ? 0 : MiB(128));
 			if (heap * 100 / live_max > worst_pct)
 				worst_pct = heap * 100 / live_max;
-			if (i == STEPS / 2)
-				heap_mid = heap;
+			if (i <= STEPS / 2 && heap > first_max)
+				first_max = heap;
+			if (i > STEPS / 2 && heap > second_max)
+				second_max = heap;
 		}
 	}
-	size_t heap = mallinfo2().arena;
 	ok(!failed_alloc, "%s: every allocation succeeded", how);
 	ok(marks, "%s: every block kept its bytes (calloc's read as zeros)", how);
-	ok(bounded, "%s: the heap stays within twice the most bytes live so far "
-	   "(at most %zu %%)", how, worst_pct);
+	ok(bounded, "%s: the heap stays within twice the most bytes live so far%s "
+	   "(at most %zu %%)", how, settle ? "" : ", and one arena", worst_pct);
 	if (settle)
-		ok(heap <= heap_mid + MiB(32),
-		   "%s: the heap settles: %zu MiB at the end, %zu MiB at the middle "
-		   "(at most 32 MiB more)", how, heap >> 20, heap_mid >> 20);
+		ok(second_max <= first_max + MiB(32),
+		   "%s: the heap settles: at most %zu MiB over the second half, %zu MiB "
+		   "over the first (at most 32 MiB more)", how, second_max >> 20,
+		   first_max >> 20);
 	else
-		diag("%s: %zu MiB at the end, %zu MiB at the middle (not asserted)", how,
-		     heap >> 20, heap_mid >> 20);
+		diag("%s: at most %zu MiB over the second half, %zu MiB over the first "
+		     "(not asserted)", how, second_max >> 20, first_max >> 20);
 	for (size_t i = 0; i < SLOTS; i++)
 		free(slots[i].s_p);
 }
@@ -183,12 +197,12 @@ static void round_run(const char *how, bool settle)
 /*
  * Two rounds, each in a fresh heap: a child process without the background
  * purge (the exact-allocation fragmentation alone), then this process with
- * it. The second round checks the same, but only reports the growth over
- * its second half: it depends on when the purges run, and measured 4 - 48
- * MiB (the most on a loaded machine), so a bound of 32 MiB would fail now
- * and then on a valid heap. Allocations no longer grow the heap while a
- * purge batch is in flight (they wait for it); what is left is first-fit
- * fragmentation for ranges of nearly a section.
+ * it. The second round checks the same, with one arena (128 MiB) of slack
+ * on the twice-live bound, and only reports the growth over its second
+ * half: both depend on when the purges run (a bound of 32 MiB failed now
+ * and then on a loaded machine before the blocks above 2 MiB moved to the
+ * arenas). Allocations do not grow the heap while a purge batch is in
+ * flight (they wait for it).
  */
 int main(void)
 {
