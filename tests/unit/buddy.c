@@ -9,6 +9,7 @@
 #include <slabmalloc.h>
 #include "page_alloc.h"
 #include "tap.h"
+#include "no_bg_purge.h"
 #include <malloc.h>
 
 #include <pthread.h>
@@ -426,20 +427,6 @@ static void test_validator_catches(void)
 	ok(buddy_validate(), "and passes again once repaired");
 	free_pages(a, 5);
 }
-
-/* The page counts compared here are exact: no background purge may take
- * free blocks off the free areas meanwhile. Before the library's own
- * constructor (priority 101), so the thread never starts; priority 100 is
- * in the range kept for the implementation, which is what the allocator
- * linked into this test is. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
-__attribute__((constructor(100)))
-static void no_background_purge(void)
-{
-	sm_bg_enabled = 0;
-}
-#pragma GCC diagnostic pop
 
 int main(void)
 {

@@ -16,6 +16,7 @@
 #include <slabmalloc.h>
 #include "page_alloc.h"
 #include "tap.h"
+#include "no_bg_purge.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -25,15 +26,6 @@
 #define NBLK      16                               /* 16 sections, 64 MiB */
 #define SEC_BYTES (PAGE_SIZE << (MAX_ORDER - 1))
 #define DESC_SEC  ((SEC_BYTES / PAGE_SIZE) * sizeof(struct page))   /* 64 KiB */
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
-__attribute__((constructor(100)))
-static void no_background_purge(void)
-{
-	sm_bg_enabled = 0;
-}
-#pragma GCC diagnostic pop
 
 static int pagemap_fd = -1;
 

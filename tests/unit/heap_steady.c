@@ -27,6 +27,7 @@
 #include "tap.h"
 #include "internal.h"
 #include "page_alloc.h"
+#include "no_bg_purge.h"   /* until main() turns it on for the second round */
 
 #include <malloc.h>
 #include <stdbool.h>
@@ -143,17 +144,6 @@ static size_t heap_bytes(void)
 	struct mallinfo2 m = mallinfo2();
 	return m.arena + m.hblkhd;
 }
-
-/* Exact page counts in the first round: without the background purge
- * until main() turns it on for the second. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
-__attribute__((constructor(100)))
-static void no_background_purge(void)
-{
-	sm_bg_enabled = 0;
-}
-#pragma GCC diagnostic pop
 
 /* One round of STEPS steps from an empty heap, with its tests; the heap's
  * growth over the second half is asserted when @settle, else reported. */

@@ -34,3 +34,4 @@ unit_tests += tests/unit/buddy_descmap.t
 check_PROGRAMS += tests/unit/buddy_descmap.t
 tests_unit_buddy_descmap_t_SOURCES = tests/unit/buddy_descmap.c
 tests_unit_buddy_descmap_t_LDADD = $(TEST_LIB_CORE)
+EXTRA_DIST += tests/unit/no_bg_purge.h

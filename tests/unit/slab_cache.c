@@ -7,6 +7,7 @@
  */
 #include "slab_internal.h"
 #include "tap.h"
+#include "no_bg_purge.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -537,20 +538,6 @@ static void test_random(void)
 		ok(kmem_cache_destroy(cs[i]) == 0, "destroy once all are freed");
 	}
 }
-
-/* The page counts compared here are exact: no background purge may take
- * free blocks off the free areas meanwhile. Before the library's own
- * constructor (priority 101), so the thread never starts; priority 100 is
- * in the range kept for the implementation, which is what the allocator
- * linked into this test is. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wprio-ctor-dtor"
-__attribute__((constructor(100)))
-static void no_background_purge(void)
-{
-	sm_bg_enabled = 0;
-}
-#pragma GCC diagnostic pop
 
 int main(void)
 {
