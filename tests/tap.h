@@ -10,11 +10,13 @@
  *                                dies by SIGABRT and its stderr contains the
  *                                substring
  *   done_testing()               prints the plan; returns the exit status
+ *   tap_rand(&state)             the next number of a xorshift64 stream
  */
 #ifndef SM_TESTS_TAP_H
 #define SM_TESTS_TAP_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,17 @@
 #include <sys/wait.h>
 
 static int tap_n, tap_failed;
+
+/* xorshift64 (13, 7, 17): a reproducible stream from a fixed non-zero
+ * seed, the same on every machine. */
+static inline uint64_t tap_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
 
 __attribute__((format(printf, 2, 3), unused))
 static int ok(int cond, const char *fmt, ...)

@@ -46,14 +46,6 @@ struct slot {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot shared[SHARED];
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void fill(struct slot *s)
 {
 	unsigned char *d = s->p;
@@ -93,7 +85,7 @@ static void release(struct slot *s)
 
 static int make(struct slot *s, uint64_t *seed)
 {
-	uint64_t r = rnd(seed);
+	uint64_t r = tap_rand(seed);
 	s->v = (unsigned char)(r >> 8);
 	switch (r % 10) {
 	case 0:
@@ -129,8 +121,8 @@ static void *worker(void *arg)
 	struct slot *slots = calloc(SLOTS, sizeof *slots);
 	long bad = 0;
 	for (int step = 0; step < STEPS; step++) {
-		struct slot *s = &slots[rnd(&seed) % SLOTS];
-		uint64_t r = rnd(&seed);
+		struct slot *s = &slots[tap_rand(&seed) % SLOTS];
+		uint64_t r = tap_rand(&seed);
 		if (!s->p) {
 			if (!make(s, &seed))
 				bad++;

@@ -34,11 +34,7 @@ static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
 static uint64_t rnd(void)
 {
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
+	return tap_rand(&rng_state);
 }
 
 static unsigned char pat(size_t i, unsigned int seed)

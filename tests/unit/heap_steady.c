@@ -45,11 +45,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
 {
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
+	return tap_rand(&rng_state);
 }
 
 /* 2^b plus up to 2^b, b in 15..21: 32 KiB .. 4 MiB. */
