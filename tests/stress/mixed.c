@@ -6,6 +6,7 @@
 #include "tap.h"
 #include "kmalloc.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
