@@ -10,6 +10,7 @@
  * failure. Built linked with the library and without it, for the preload
  * tier. */
 #include "tap.h"
+#include "fork_child.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -86,42 +87,6 @@ static void on_alarm(int sig)
 	errno = saved;
 }
 
-static void child_work(void)
-{
-	static void *p[256];
-	int bad = 0;
-	for (int round = 0; round < 4; round++) {
-		for (int i = 0; i < 256; i++) {
-			size_t n = (size_t)(i * 131 + 1) % 3000 + 1;
-			if (i % 64 == 0)
-				n = 40000 + (size_t)i * 1000;
-			p[i] = malloc(n);
-			if (!p[i])
-				_exit(3);
-			memset(p[i], i, n < 64 ? n : 64);
-		}
-		for (int i = 0; i < 256; i++) {
-			if (((unsigned char *)p[i])[0] != (unsigned char)i)
-				bad = 1;
-			free(p[i]);
-		}
-	}
-	char *h = malloc(8 << 20);
-	if (!h)
-		_exit(3);
-	h[0] = h[(8 << 20) - 1] = 1;
-	free(h);
-	_exit(bad ? 4 : 0);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 int main(void)
 {
 	struct sigaction sa;
@@ -151,13 +116,13 @@ int main(void)
 	long bad = 0;
 	while (forks < FORKS) {
 		/* Batches larger than a magazine: depot and slab slow paths. */
-		size_t sz = 16 + rnd(&seed) % 2000;
+		size_t sz = 16 + tap_rand(&seed) % 2000;
 		for (int i = 0; i < BATCH; i++) {
 			size_t n = sz;
 			if (i % 97 == 0)
-				n = 33000 + rnd(&seed) % 300000;      /* buddy pages */
+				n = 33000 + tap_rand(&seed) % 300000;      /* buddy pages */
 			else if (i % 499 == 0)
-				n = (5 << 20) + rnd(&seed) % 100000; /* a mapping */
+				n = (5 << 20) + tap_rand(&seed) % 100000; /* a mapping */
 			obj[i] = malloc(n);
 			if (!obj[i])
 				bad++;
