@@ -1476,6 +1476,23 @@ static struct page *free_block_of(struct zone *z, size_t idx)
 	return NULL;
 }
 
+/* The free block of order @k at page @idx: on its free list, and when
+ * @dirty on the dirty list after @anchor with age @t. RETURNS: the anchor
+ * for the next piece (this one when dirty, else @anchor). */
+static struct page *give_back_piece(struct zone *z, size_t idx, unsigned int k, bool dirty,
+                                    uint64_t t, struct page *anchor)
+{
+	struct page *b = &z->zone_mem_map[idx];
+	b->flags = PG_buddy | (dirty ? PG_dirty : 0);
+	b->order = (uint8_t)k;
+	fa_add(z, b, k);
+	if (!dirty)
+		return anchor;
+	b->buddy.free_ns = t;
+	dl_insert_after(z, anchor, b);
+	return b;
+}
+
 /*
  * Give [idx, end) back as free blocks, where end is the (aligned) end of a
  * free block that was just taken whole and [.., idx) is allocated. Greedy
@@ -1491,15 +1508,7 @@ static void give_back_tail(struct zone *z, size_t idx, size_t end, bool dirty,
 		unsigned int k = (unsigned int)__builtin_ctzl(idx);
 		while (NPAGES(k) > end - idx)
 			k--;
-		struct page *b = &z->zone_mem_map[idx];
-		b->flags = PG_buddy | (dirty ? PG_dirty : 0);
-		b->order = (uint8_t)k;
-		fa_add(z, b, k);
-		if (dirty) {
-			b->buddy.free_ns = t;
-			dl_insert_after(z, anchor, b);
-			anchor = b;
-		}
+		anchor = give_back_piece(z, idx, k, dirty, t, anchor);
 		idx += NPAGES(k);
 	}
 }
@@ -1517,15 +1526,7 @@ static struct page *give_back_head(struct zone *z, size_t idx, size_t end, bool 
 {
 	while (idx < end) {
 		unsigned int k = (unsigned int)(63 - __builtin_clzl(end - idx));
-		struct page *b = &z->zone_mem_map[idx];
-		b->flags = PG_buddy | (dirty ? PG_dirty : 0);
-		b->order = (uint8_t)k;
-		fa_add(z, b, k);
-		if (dirty) {
-			b->buddy.free_ns = t;
-			dl_insert_after(z, anchor, b);
-			anchor = b;
-		}
+		anchor = give_back_piece(z, idx, k, dirty, t, anchor);
 		idx += NPAGES(k);
 	}
 	return anchor;
