@@ -202,12 +202,13 @@ SM_INLINE void *sm_page_to_virt(const struct page *pg)
 /* ---- os.c: read-only views for the descriptors (buddy.c, theory 2) ----
  * A shared anonymous mapping (NULL on failure), made read-only by
  * os_seal(); os_alias() maps a read-only view of @size bytes of it from
- * @src at @addr, over a range of ours; os_map_replace() puts private zero
- * pages over a range of ours. False on failure, errno set. */
+ * @src at @addr, over a range of ours; os_move() moves the private
+ * mapping @src over the range at @dst, in one step. False on failure,
+ * errno set. */
 void *os_map_shared(size_t size);
 bool os_seal(void *addr, size_t size);
 bool os_alias(void *addr, const void *src, size_t size);
-bool os_map_replace(void *addr, size_t size);
+bool os_move(void *dst, void *src, size_t size);
 
 /* ---- buddy allocator (buddy.c) ---- */
 

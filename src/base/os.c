@@ -47,7 +47,7 @@
  *     (os_map_shared, os_seal, os_alias) let the buddy allocator show the
  *     descriptors of memory that holds nothing (free sections, the window
  *     past the grown part) as one shared template that costs no RSS;
- *     os_map_replace() gives such a range private pages again.
+ *     os_move() gives such a range private pages again, written first.
  *
  *  6. Probes for the malloc layer. os_brk_range() gives the program break's
  *     range (start_brk from /proc/self/stat, read once; the current break
@@ -176,8 +176,10 @@ void *os_map_fixed(void *addr, size_t size)
  * it read-only; os_alias() puts a view of @size bytes of it, from @src on,
  * at @addr, replacing what the caller had mapped there (mremap with an old
  * size of 0 maps the same pages again); the view is read-only like its
- * source, and untouched it costs no RSS. os_map_replace() puts fresh
- * private zero pages, read-write, over a range the caller has mapped.
+ * source, and untouched it costs no RSS. os_move() moves the private
+ * mapping @src (of @size bytes) over the range at @dst, which the caller
+ * has mapped, in one step: another thread sees the old pages or the
+ * moved ones, never a hole or zeros.
  */
 void *os_map_shared(size_t size)
 {
@@ -196,11 +198,10 @@ bool os_alias(void *addr, const void *src, size_t size)
 	return p == addr;
 }
 
-bool os_map_replace(void *addr, size_t size)
+bool os_move(void *dst, void *src, size_t size)
 {
-	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	return p == addr;
+	void *p = mremap(src, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	return p == dst;
 }
 
 uintptr_t os_user_top(void)

@@ -76,9 +76,11 @@
  *     free state, so the lock-free readers (the window, the bad-free
  *     reports, buddy_block_of) need no change; before any descriptor of a
  *     PG_tmpl section is written, the allocation that takes pages from it
- *     gives it private pages again (section_materialize, zone lock held),
- *     and fails like a refused growth when the system refuses. Cost: one
- *     mremap per purged section and one mmap per section used again, and
+ *     gives it private pages again (section_materialize, zone lock held:
+ *     written in a fresh mapping, then moved over the view in one step,
+ *     so that a lock-free reader never sees zeros), and fails like a
+ *     refused growth when the system refuses. Cost: one mremap per purged
+ *     section and an mmap and an mremap per section used again, and
  *     a VMA per view, of which at most buddy_desc_views_max (4096) are made
  *     (past it, descriptors stay private as without a template), far
  *     below the kernel's per-process limit on mappings (vm.max_map_count,
@@ -514,6 +516,24 @@ static void desc_init(struct zone *z, struct page *pg, size_t n)
 	}
 }
 
+/* Private descriptors that hold what the template holds, over the @bytes
+ * at @pg: written in a fresh mapping first, then moved into place in one
+ * step (os_move), so that a lock-free reader (a window lookup of an
+ * address outside the zone lands on any descriptor) sees the view or the
+ * private pages, never zeros. False, nothing changed, when the system
+ * refuses. */
+static bool desc_private(struct zone *z, struct page *pg, size_t bytes)
+{
+	struct page *tmp = os_map(bytes);
+	if (!tmp)
+		return false;
+	desc_init(z, tmp, bytes / sizeof(struct page));
+	if (os_move(pg, tmp, bytes))
+		return true;
+	os_unmap(tmp, bytes);
+	return false;
+}
+
 /* Make the @bytes of descriptors at @pg (a multiple of DESC_HEAD, within
  * one section's) a view of the template at the same offset, replacing
  * what is mapped there. Should the system refuse after taking the old
@@ -526,9 +546,8 @@ static void desc_view(struct zone *z, struct page *pg, size_t bytes)
 		buddy_desc_views++;
 		return;
 	}
-	if (!os_map_replace(pg, bytes))
+	if (!desc_private(z, pg, bytes))
 		sm_fatal("slabmalloc: cannot map the page descriptors at %p", (void *)pg);
-	desc_init(z, pg, bytes / sizeof(struct page));
 }
 
 /* A wholly free, clean section at page @idx (or the one holding it) whose
@@ -550,11 +569,10 @@ static void section_release(struct zone *z, size_t idx)
  * readable) when the system refuses. */
 static bool section_materialize(struct zone *z, struct page *h)
 {
-	if (!os_map_replace(h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD)) {
+	if (!desc_private(z, h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD)) {
 		desc_view(z, h + DESC_HEAD_N, DESC_SECTION - DESC_HEAD);
 		return false;
 	}
-	desc_init(z, h + DESC_HEAD_N, NPAGES(SM_SECTION_ORDER) - DESC_HEAD_N);
 	h->flags &= (uint16_t)~PG_tmpl;
 	if (buddy_desc_views)
 		buddy_desc_views--;
@@ -682,13 +700,14 @@ static bool zone_grow(struct zone *z, gfp_t gfp)
 	 * the first page becomes private (the head is written) and the rest
 	 * stay views: the section is PG_tmpl until it is first used. */
 	bool view = desc_may_view(z, first);
-	if (view && !os_map_replace(map, DESC_HEAD)) {
+	if (view && !desc_private(z, map, DESC_HEAD)) {
 		desc_view(z, map, DESC_HEAD);
 		os_unmap((void *)(z->zone_base + limit), SM_SECTION_SIZE);
 		errno = ENOMEM;
 		return false;
 	}
-	desc_init(z, map, view ? DESC_HEAD_N : NPAGES(SM_SECTION_ORDER));
+	if (!view)
+		desc_init(z, map, NPAGES(SM_SECTION_ORDER));
 	map->flags = PG_buddy | (view ? PG_tmpl : 0);
 	map->order = SM_SECTION_ORDER;
 	fa_add(z, map, SM_SECTION_ORDER);

@@ -19,6 +19,7 @@
 #include "no_bg_purge.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,53 @@ static void free_inside(void *arg)
 {
 	(void)arg;
 	free_pages(blk[3] + 100 * PAGE_SIZE, 0);
+}
+
+/* Lock-free readers while sections go from views to private descriptors
+ * and back: the interior descriptors of a section used only whole always
+ * read as a page that holds nothing, never as zeros. */
+static volatile int stop_reader;
+static volatile unsigned long watched;    /* an address in a cycled section */
+static unsigned long reads, bad_reads;
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	while (!stop_reader) {
+		unsigned long a = watched;
+		if (!a)
+			continue;
+		const struct page *pg = virt_to_page((void *)(a + 100 * PAGE_SIZE));
+		int32_t key = __atomic_load_n(&pg->slab_key, __ATOMIC_RELAXED);
+		uint8_t zone = __atomic_load_n(&pg->zone, __ATOMIC_RELAXED);
+		reads++;
+		if (key != buddy_slab_key_none || zone != ZONE_NORMAL)
+			bad_reads++;
+	}
+	return NULL;
+}
+
+static void cycle_sections(void)
+{
+	pthread_t t;
+	ok(pthread_create(&t, NULL, reader, NULL) == 0, "a reader thread starts");
+	bool got = true;
+	for (int round = 0; round < 1500 && got; round++) {
+		for (int i = 0; i < NBLK; i++) {
+			blk[i] = __get_free_pages(GFP_KERNEL, MAX_ORDER - 1);
+			got &= blk[i] != 0;
+		}
+		watched = blk[round % NBLK];
+		for (int i = 0; i < NBLK; i++)
+			if (blk[i])
+				free_pages(blk[i], MAX_ORDER - 1);
+		buddy_purge(true);            /* views again */
+	}
+	stop_reader = 1;
+	pthread_join(t, NULL);
+	ok(got && reads > 0 && bad_reads == 0,
+	   "1500 rounds of sections made private and views again: %lu of %lu lock-free "
+	   "reads saw anything but a free page's descriptor", bad_reads, reads);
 }
 
 int main(void)
@@ -163,6 +211,8 @@ int main(void)
 			free_pages(blk[i], MAX_ORDER - 1);
 	ok(same && buddy_validate(), "and the sections are used again");
 	buddy_desc_views_max = 4096;
+	cycle_sections();
+	ok(buddy_validate(), "buddy valid after the cycles");
 	close(pagemap_fd);
 	return done_testing();
 }
