@@ -289,14 +289,23 @@ struct mallinfo2_compat {
 
 static const char *alloc_name;
 
+/* glibc's statistics call, where the allocator has it (slabmalloc, glibc) */
+static bool mallinfo2_of(struct mallinfo2_compat *m)
+{
+	struct mallinfo2_compat (*mi2)(void) =
+		(struct mallinfo2_compat (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
+	if (!mi2)
+		return false;
+	*m = mi2();
+	return true;
+}
+
 static long heap_kb(void)
 {
 	if (!strcmp(alloc_name, "slabmalloc") || !strcmp(alloc_name, "glibc")) {
-		struct mallinfo2_compat (*mi2)(void) =
-			(struct mallinfo2_compat (*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
-		if (!mi2)
+		struct mallinfo2_compat m;
+		if (!mallinfo2_of(&m))
 			return -1;
-		struct mallinfo2_compat m = mi2();
 		return (long)((m.arena + m.hblkhd) >> 10);
 	}
 	if (!strcmp(alloc_name, "jemalloc")) {
@@ -395,8 +404,15 @@ int main(int argc, char **argv)
 	printf("# steady: %s, %u threads x %u slots, sizes 1 B - 4 MiB "
 	       "(log), seed %llu, %u s\n", alloc_name, nthreads, nslots,
 	       (unsigned long long)seed, seconds);
-	printf("# %6s %12s %10s %10s %10s %10s\n", "t_s", "ops", "live_mib", "rss_mib",
+	/* -v: the heap's parts as mallinfo2 gives them (arena, hblkhd, and
+	 * fordblks, the free bytes inside them) */
+	struct mallinfo2_compat parts;
+	bool show_parts = verbose && mallinfo2_of(&parts);
+	printf("# %6s %12s %10s %10s %10s %10s", "t_s", "ops", "live_mib", "rss_mib",
 	       "peak_mib", "heap_mib");
+	if (show_parts)
+		printf(" %10s %10s %10s", "arena_mib", "hblkhd_mib", "free_mib");
+	printf("\n");
 	fflush(stdout);
 
 	double t0 = now_s();
@@ -430,8 +446,13 @@ int main(int argc, char **argv)
 		heap_end = heap;
 		rss_end = rss;
 		if (t % report == 0 || t == seconds) {
-			printf("  %6u %12lu %10.1f %10.1f %10.1f %10.1f\n", t, ops,
+			printf("  %6u %12lu %10.1f %10.1f %10.1f %10.1f", t, ops,
 			       (double)live / 1048576.0, mib(rss), mib(peak), mib(heap));
+			if (show_parts && mallinfo2_of(&parts))
+				printf(" %10.1f %10.1f %10.1f", mib((long)(parts.arena >> 10)),
+				       mib((long)(parts.hblkhd >> 10)),
+				       mib((long)(parts.fordblks >> 10)));
+			printf("\n");
 			fflush(stdout);
 		}
 	}
