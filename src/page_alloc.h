@@ -43,6 +43,8 @@ enum {
 	PG_tmpl    = 1u << 9,   /* free section (PG_buddy, order MAX_ORDER-1)
 	                         * whose other descriptors are a read-only view
 	                         * of the template (buddy.c, theory 2) */
+	PG_offline = 1u << 10,  /* head of a section given back to the OS
+	                         * (unmapped; buddy.c, theory 10) */
 };
 
 /*
@@ -136,9 +138,23 @@ struct zone {
 	uint64_t           zone_epoch_ns;     /* start of the decay epoch */
 	size_t             zone_epoch_dirty;  /* dirty pages at its start */
 	size_t             zone_backlog[BUDDY_DECAY_STEPS]; /* pages dirtied per epoch, newest first */
+	struct page       *zone_offline;      /* offline sections, by address */
+	size_t             zone_offline_pages;/* pages in them */
+	size_t             zone_lost_pages;   /* pages of offline sections whose
+	                                       * address another mapping took */
 };
 
 extern struct zone sm_zones[SM_NR_ZONES];
+
+/* Bytes of @z's heap mapped now: the grown part less its offline sections
+ * (buddy.c, theory 10). Read without the lock: a snapshot. */
+SM_INLINE size_t zone_heap_bytes(const struct zone *z)
+{
+	size_t off = SM_READ_ONCE(z->zone_offline_pages) + SM_READ_ONCE(z->zone_lost_pages);
+	size_t lim = SM_READ_ONCE(z->zone_limit);
+	off <<= SM_PAGE_SHIFT;
+	return lim > off ? lim - off : 0;
+}
 
 /* Descriptor of @addr, or NULL if the address is not in our heap. */
 SM_INLINE struct page *sm_virt_to_page(const void *addr)
@@ -282,6 +298,10 @@ extern unsigned int buddy_pcp_cap;
 /* Views of the descriptor template made (buddy.c, theory 2), and the most
  * that may be (4096: each is a mapping of its own). */
 extern unsigned int buddy_desc_views, buddy_desc_views_max;
+/* Wholly free, purged sections are unmapped (buddy.c, theory 10); on by
+ * default. */
+extern bool buddy_offline_sections;
+bool buddy_addr_offline(const void *addr);
 extern unsigned long buddy_reserve_pages; /* emergency reserve per zone (64) */
 
 /* For the page API's entry points (page_api.c), which check, report and

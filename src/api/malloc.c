@@ -215,10 +215,10 @@ static void mallinfo_fill(struct mallinfo2 *mi)
 	size_t free_pages = 0, heap = 0;
 	for (int z = 0; z < SM_NR_ZONES; z++) {
 		free_pages += SM_READ_ONCE(sm_zones[z].zone_free_pages);
-		heap += SM_READ_ONCE(sm_zones[z].zone_limit);
+		heap += zone_heap_bytes(&sm_zones[z]);
 	}
 	memset(mi, 0, sizeof *mi);
-	mi->arena = heap;                               /* bytes of heap grown */
+	mi->arena = heap;           /* bytes of heap mapped (offline sections not) */
 	/* huge blocks: their mappings, and the free space of the arenas they
 	 * are carved from (mapped, resident or not) */
 	mi->hblkhd = t.huge_bytes + vmap_arena_free_bytes();

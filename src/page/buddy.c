@@ -28,7 +28,7 @@
  *     sections) and RLIMIT_AS (ulimit -v) keeps its meaning, whether set
  *     before start or lowered after. zone_limit is then published with a
  *     release store after the section's descriptors are initialised, and
- *     never shrinks. Growth needs that system call, so only callers that
+ *     never shrinks (offline sections, 10., stay below it). Growth needs that system call, so only callers that
  *     may block (__GFP_WAIT) grow a zone; GFP_ATOMIC takes what is there.
  *     When RLIMIT_AS is finite, a zone grows only while the process keeps
  *     room for what else it must map (thread stacks, libraries, files): a
@@ -39,7 +39,9 @@
  *     at the address, which is reported once) fails the growth, and the
  *     allocation that needed it fails with NULL (errno ENOMEM); nothing
  *     else changes and a later growth tries again. Freed memory goes back
- *     with madvise (5.); sections stay mapped.
+ *     with madvise (5.); a section that is then wholly free goes offline,
+ *     unmapped, and a growth maps an offline section again before it
+ *     extends the zone (10.).
  *
  *  2. mem_map. Each zone's descriptors (struct page, 64 bytes per 4 KiB
  *     page) form one array, mem_map, at a fixed address beside ZONE_NORMAL
@@ -252,6 +254,35 @@
  *     what glibc fits under RLIMIT_AS (57 % with whole blocks), and a
  *     steady mix of 32 KiB - 4 MiB blocks keeps a heap of 1.6 times the
  *     most bytes live instead of 3.6 times and growing.
+ *
+ * 10. Offline sections (the kernel's memory hot-remove, at section grain).
+ *     A purge (5.) that leaves a section wholly free and clean, its
+ *     descriptors views (2., PG_tmpl), unmaps it (section_offline): the
+ *     section leaves the free lists for zone_offline (kept by address) with
+ *     PG_offline on its head, and zone_offline_pages counts it. So a heap
+ *     whose load falls gives its address space back, not only its pages: it
+ *     no longer counts in mallinfo2().arena (zone_heap_bytes: the grown
+ *     part less the offline sections), in the process's VmSize or against
+ *     RLIMIT_AS, and the heap figure follows the load instead of its
+ *     highest point so far. The emergency reserve (6.) is never taken
+ *     offline; ZONE_DMA, whose descriptors are never views, keeps its
+ *     sections. A growth (zone_grow) first maps the lowest offline section
+ *     again (section_online: MAP_FIXED_NOREPLACE at its address, under the
+ *     RLIMIT_AS reserve of 1.) and frees it as one clean block whose
+ *     descriptors are still views; only with none left does the zone
+ *     extend (zone_extend). An in-place growth of an exact range past
+ *     zone_limit (8.) extends only. A mapping of someone else's that took
+ *     an offline section's address meanwhile (MAP_FIXED, or the kernel
+ *     short of room) is never replaced: that section is lost
+ *     (zone_lost_pages, off the list, never tried again) and the growth
+ *     tries the next. The descriptors of an offline or lost section read
+ *     as a free section's, so no lock-free reader changes; an address
+ *     there is no memory of ours (buddy_addr_offline): kmalloc's
+ *     classification judges it like an address outside the heap, and a
+ *     page-API free of it says "memory given back to the system". Cost: a
+ *     munmap per section a purge empties and an mmap per section used
+ *     again, both rare beside the madvise and the page faults they come
+ *     with. buddy_offline_sections (on) turns it off for tests.
  *
  *  Locks: one zone_lock per zone (rank 6 in internal.h; DMA before NORMAL,
  *  though no path holds both except fork and buddy_validate). Nothing is
@@ -579,6 +610,107 @@ static bool section_materialize(struct zone *z, struct page *h)
 	return true;
 }
 
+/* ---- offline sections (theory 10) ---- */
+
+bool buddy_offline_sections = true;
+
+static bool zone_as_room(size_t bytes);
+
+/* The offline section at @h joins the zone's list, which is kept by
+ * address (lowest first). */
+static void offline_add(struct zone *z, struct page *h)
+{
+	struct page *prev = NULL, *next = z->zone_offline;
+	while (next && next < h) {
+		prev = next;
+		next = next->buddy.next;
+	}
+	h->buddy.prev = prev;
+	h->buddy.next = next;
+	if (prev)
+		prev->buddy.next = h;
+	else
+		z->zone_offline = h;
+	if (next)
+		next->buddy.prev = h;
+	z->zone_offline_pages += NPAGES(SM_SECTION_ORDER);
+}
+
+static void offline_del(struct zone *z, struct page *h)
+{
+	if (h->buddy.prev)
+		h->buddy.prev->buddy.next = h->buddy.next;
+	else
+		z->zone_offline = h->buddy.next;
+	if (h->buddy.next)
+		h->buddy.next->buddy.prev = h->buddy.prev;
+	h->buddy.prev = h->buddy.next = NULL;
+	z->zone_offline_pages -= NPAGES(SM_SECTION_ORDER);
+}
+
+/* The section holding page @idx, if it is wholly free and given back to
+ * the OS (PG_tmpl: purged, descriptors views), goes offline: unmapped, off
+ * the free lists, on zone_offline. The emergency reserve stays free. Zone
+ * lock held. */
+static void section_offline(struct zone *z, size_t idx)
+{
+	size_t s = idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
+	struct page *h = &z->zone_mem_map[s];
+	if (!SM_READ_ONCE(buddy_offline_sections) || h->flags != (PG_buddy | PG_tmpl) ||
+	    z->zone_free_pages < NPAGES(SM_SECTION_ORDER) + buddy_reserve_pages)
+		return;
+	if (os_unmap(zone_page_addr(z, s), SM_SECTION_SIZE) != 0)
+		return;
+	fa_del(z, h, SM_SECTION_ORDER);
+	h->flags = PG_offline | PG_tmpl;
+	offline_add(z, h);
+}
+
+/* Bring the lowest offline section of @z back: mapped again at its
+ * address (MAP_FIXED_NOREPLACE) and freed as one clean block whose
+ * descriptors stay views. A section whose address another mapping took
+ * meanwhile is lost: off the list, counted in zone_lost_pages, never
+ * tried again. Zone lock held. RETURNS: 1 when a section came back, 0 when
+ * none is left to try, -1 (errno ENOMEM) when the address space is
+ * refused. */
+static int section_online(struct zone *z)
+{
+	while (z->zone_offline) {
+		struct page *h = z->zone_offline;
+		if (!zone_as_room(SM_SECTION_SIZE)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (!os_map_fixed(zone_page_addr(z, page_index(z, h)), SM_SECTION_SIZE)) {
+			if (errno != EEXIST) {
+				errno = ENOMEM;
+				return -1;
+			}
+			offline_del(z, h);
+			z->zone_lost_pages += NPAGES(SM_SECTION_ORDER);
+			continue;
+		}
+		offline_del(z, h);
+		h->flags = PG_buddy | PG_tmpl;
+		h->order = SM_SECTION_ORDER;
+		fa_add(z, h, SM_SECTION_ORDER);
+		return 1;
+	}
+	return 0;
+}
+
+/* Is @addr, an address of the grown part of a zone, in an offline or lost
+ * section, i.e. no memory of ours? */
+bool buddy_addr_offline(const void *addr)
+{
+	struct page *pg = sm_virt_to_page(addr);
+	if (!pg)
+		return false;
+	struct zone *z = page_zone(pg);
+	size_t s = page_index(z, pg) & ~(NPAGES(SM_SECTION_ORDER) - 1);
+	return (SM_READ_ONCE(z->zone_mem_map[s].flags) & PG_offline) != 0;
+}
+
 /* Map @z's mem_map up to @bytes (a multiple of the page size). Zone lock
  * held (or init). False, errno set, when the system refuses. */
 static bool zone_map_cover(struct zone *z, size_t bytes)
@@ -671,11 +803,12 @@ static SM_COLD bool zone_grow_failed(struct zone *z)
 	return false;
 }
 
-/* Grow @z by one section: map it (and the descriptors it and the window
- * need), then add it as one free, clean block of order MAX_ORDER-1.
+/* Extend @z by one section at zone_limit: map it (and the descriptors it
+ * and the window need), then add it as one free, clean block of order
+ * MAX_ORDER-1.
  * Zone lock held. False when @z is at its span, when @gfp may not block
  * (mapping is a system call), or when the address space is refused. */
-static bool zone_grow(struct zone *z, gfp_t gfp)
+static bool zone_extend(struct zone *z, gfp_t gfp)
 {
 	size_t limit = z->zone_limit;
 	if (z->zone_span - limit < SM_SECTION_SIZE || !(gfp & __GFP_WAIT))
@@ -713,6 +846,18 @@ static bool zone_grow(struct zone *z, gfp_t gfp)
 	fa_add(z, map, SM_SECTION_ORDER);
 	__atomic_store_n(&z->zone_limit, limit + SM_SECTION_SIZE, __ATOMIC_RELEASE);
 	return true;
+}
+
+/* One more free section for @z: an offline one mapped again (theory 10),
+ * else the zone extended. Zone lock held. False as zone_extend. */
+static bool zone_grow(struct zone *z, gfp_t gfp)
+{
+	if (!(gfp & __GFP_WAIT))
+		return false;
+	int on = z->zone_offline ? section_online(z) : 0;
+	if (on)
+		return on > 0;
+	return zone_extend(z, gfp);
 }
 
 /*
@@ -773,7 +918,7 @@ static struct page *zone_rmqueue(struct zone *z, unsigned int order, gfp_t gfp,
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < need + buddy_reserve_pages) {
 		if (zone_wait_purge(z, gfp, &waits))
 			continue;
-		size_t avail = z->zone_free_pages +
+		size_t avail = z->zone_free_pages + z->zone_offline_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
 		if (avail < need + buddy_reserve_pages || !zone_grow(z, gfp))
 			return NULL;
@@ -968,6 +1113,7 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 			purging_del(z, batch[i]);
 			zone_free_one(z, batch[i], batch[i]->order, false, now);
 			section_release(z, bi);
+			section_offline(z, bi);
 		}
 		SM_WRITE_ONCE(z->zone_purge_seq, z->zone_purge_seq + 1);
 		z->zone_purged_bytes += done;
@@ -1357,6 +1503,9 @@ static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
 		sm_fatal("%s(): wrong order %u for block of order %u at %p", caller,
 		         order, (unsigned int)pg->order, addr);
 	}
+	if (z->zone_mem_map[idx & ~(NPAGES(SM_SECTION_ORDER) - 1)].flags & PG_offline)
+		sm_fatal("%s(): invalid address %p (not allocated: memory given back to "
+		         "the system)", caller, addr);
 	/* Not a head: the block around it. */
 	size_t h = 0, n = 0;
 	switch (block_around(z, idx, &h, &n)) {
@@ -1624,7 +1773,7 @@ static bool exact_grow_locked(struct zone *z, struct page *head, size_t old_n,
 	 * the zone's free pages could hold the whole range elsewhere (the
 	 * caller then moves it): a heap must not grow under a steady load. */
 	if (end > np && (z->zone_free_pages >= new_n + buddy_reserve_pages ||
-	                 !zone_grow(z, gfp)))
+	                 !zone_extend(z, gfp)))
 		return false;
 
 	/* Pass 2: take the blocks. */
@@ -1844,7 +1993,7 @@ void *buddy_alloc_range(size_t size, size_t align, gfp_t gfp)
 	while (!(gfp & __GFP_HIGH) && z->zone_free_pages < npages + buddy_reserve_pages) {
 		if (zone_wait_purge(z, gfp, &waits))
 			continue;
-		size_t avail = z->zone_free_pages +
+		size_t avail = z->zone_free_pages + z->zone_offline_pages +
 		               ((z->zone_span - z->zone_limit) >> SM_PAGE_SHIFT);
 		if (avail < npages + buddy_reserve_pages || !zone_grow(z, gfp))
 			goto fail;
@@ -2059,7 +2208,7 @@ static bool zone_validate(struct zone *z)
 	size_t np = zone_npages(z);
 	uint8_t zi = (uint8_t)(z - sm_zones);
 	size_t nfree[SM_MAX_ORDER] = { 0 };
-	size_t free_pages = 0, dirty_pages = 0, dirty_blocks = 0, purging = 0;
+	size_t free_pages = 0, dirty_pages = 0, dirty_blocks = 0, purging = 0, offline = 0;
 
 	if (!z->zone_span) {
 		if (z->zone_limit || z->zone_free_pages)
@@ -2156,6 +2305,27 @@ static bool zone_validate(struct zone *z)
 			if (pg->flags & PG_purge)
 				purging += NPAGES(o);
 			i += n;
+		} else if (pg->flags & PG_offline) {
+			/* An offline section (theory 10): unmapped unless lost,
+			 * its descriptors those of a free section. */
+			if (pg->flags != (PG_offline | PG_tmpl) || o != SM_SECTION_ORDER ||
+			    (i & (NPAGES(SM_SECTION_ORDER) - 1)) ||
+			    i + NPAGES(SM_SECTION_ORDER) > np || !desc_may_view(z, i)) {
+				VBAD("zone %s: offline section %zu has flags 0x%x order %u\n",
+				     zn, i, pg->flags, o);
+				break;
+			}
+			if (pg->slab_cache || pg->slab_key != buddy_slab_key_none)
+				VBAD("zone %s: offline section %zu has a slab cache or key\n", zn, i);
+			for (size_t j = 1; j < DESC_HEAD_N; j++)
+				if (map[i + j].flags || map[i + j].slab_cache ||
+				    map[i + j].zone != zi) {
+					VBAD("zone %s: page %zu of offline section %zu has flags 0x%x\n",
+					     zn, i + j, i, map[i + j].flags);
+					break;
+				}
+			offline += NPAGES(SM_SECTION_ORDER);
+			i += NPAGES(SM_SECTION_ORDER);
 		} else {
 			VBAD("zone %s: page %zu (%p) is in no block (flags 0x%x)\n", zn, i,
 			     zone_page_addr(z, i), pg->flags);
@@ -2201,9 +2371,33 @@ static bool zone_validate(struct zone *z)
 		VBAD("zone %s: zone_purging_pages %zu, counted %zu\n", zn,
 		     z->zone_purging_pages, purging);
 
+	/* The offline list: by address, unmapped sections; with the lost
+	 * ones, every PG_offline head of the map. */
 	size_t count = 0;
-	uint64_t last = 0;
 	struct page *prev = NULL;
+	for (struct page *p = z->zone_offline; p; p = p->buddy.next) {
+		if (page_zone_checked(p) != z || p->buddy.prev != prev ||
+		    p->flags != (PG_offline | PG_tmpl) || (prev && p <= prev)) {
+			VBAD("zone %s: offline list: bad entry %p\n", zn, (void *)p);
+			break;
+		}
+		if (os_is_mapped(zone_page_addr(z, page_index(z, p))))
+			VBAD("zone %s: offline section %zu is mapped\n", zn, page_index(z, p));
+		if (++count > np) {
+			VBAD("zone %s: offline list has a cycle\n", zn);
+			break;
+		}
+		prev = p;
+	}
+	if (count * NPAGES(SM_SECTION_ORDER) != z->zone_offline_pages ||
+	    offline != z->zone_offline_pages + z->zone_lost_pages)
+		VBAD("zone %s: offline list has %zu sections, zone_offline_pages %zu, "
+		     "lost %zu, map has %zu pages offline\n", zn, count,
+		     z->zone_offline_pages, z->zone_lost_pages, offline);
+
+	count = 0;
+	uint64_t last = 0;
+	prev = NULL;
 	for (struct page *p = z->zone_dirty_head; p; p = p->buddy.dnext) {
 		if (page_zone_checked(p) != z) {
 			VBAD("zone %s: dirty list holds a foreign pointer %p\n", zn, (void *)p);

@@ -723,7 +723,11 @@ static enum kobj_kind kobj_classify(const void *p, const char *caller, bool free
 			if (pg->flags & (PG_buddy | PG_pcp | PG_lcached))
 				freed_pointer(caller, p, freeing);
 		}
-		bad_page_pointer(caller, p);
+		/* A section given back to the system holds nothing of the
+		 * page allocator: whatever is mapped there now is judged
+		 * below, like any address outside the heap. */
+		if (!buddy_addr_offline(p))
+			bad_page_pointer(caller, p);
 	}
 	if (kfence_owns(p)) {
 		*usable = kfence_size(p, caller);

@@ -28,14 +28,16 @@ static void line_kb(FILE *out, const char *name, size_t bytes)
 void stats_meminfo(FILE *out)
 {
 	struct kmalloc_totals t;
-	size_t grown = 0, mapped = 0, free_b = 0, dirty_b = 0, purged = 0;
+	size_t grown = 0, mapped = 0, offline = 0, free_b = 0, dirty_b = 0, purged = 0;
 	size_t boot_total = 0, boot_used = 0;
 
 	kmalloc_totals(&t);
 	for (int z = 0; z < SM_NR_ZONES; z++) {
 		struct zone *zn = &sm_zones[z];
-		mapped += SM_READ_ONCE(zn->zone_limit) + SM_READ_ONCE(zn->zone_map_bytes);
-		grown += SM_READ_ONCE(zn->zone_limit);
+		size_t heap = zone_heap_bytes(zn), limit = SM_READ_ONCE(zn->zone_limit);
+		mapped += heap + SM_READ_ONCE(zn->zone_map_bytes);
+		grown += limit;
+		offline += limit > heap ? limit - heap : 0;
 		free_b += SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
 		dirty_b += SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
 		purged += SM_READ_ONCE(zn->zone_purged_bytes);
@@ -43,6 +45,7 @@ void stats_meminfo(FILE *out)
 	bootmem_stats(&boot_total, &boot_used);
 	line_kb(out, "HeapMapped:", mapped);       /* sections + mem_map */
 	line_kb(out, "HeapGrown:", grown);
+	line_kb(out, "HeapOffline:", offline);     /* sections given back */
 	line_kb(out, "PagesFree:", free_b);
 	line_kb(out, "PagesDirty:", dirty_b);
 	line_kb(out, "PagesPurged:", purged);

@@ -11,7 +11,10 @@
  *
  * Residency is read per page from /proc/self/pagemap (bit 63: present in
  * this process's page tables). Without the background purge thread, so
- * that the purge is ours; bounded by alarm().
+ * that the purge is ours; bounded by alarm(). Purged sections stay online
+ * here (buddy_offline_sections off), so that they are free blocks whose
+ * descriptors can be read; the cycles of the race test take them offline
+ * and back too. buddy_offline.t tests offline sections.
  */
 #include <slabmalloc.h>
 #include "page_alloc.h"
@@ -91,7 +94,7 @@ static void cycle_sections(void)
 		for (int i = 0; i < NBLK; i++)
 			if (blk[i])
 				free_pages(blk[i], MAX_ORDER - 1);
-		buddy_purge(true);            /* views again */
+		buddy_purge(true);            /* views again, and offline */
 	}
 	stop_reader = 1;
 	pthread_join(t, NULL);
@@ -103,6 +106,7 @@ static void cycle_sections(void)
 int main(void)
 {
 	alarm(120);
+	buddy_offline_sections = false;
 	struct zone *z = &sm_zones[ZONE_NORMAL];
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	ok(pagemap_fd >= 0, "/proc/self/pagemap opens");
@@ -211,6 +215,7 @@ int main(void)
 			free_pages(blk[i], MAX_ORDER - 1);
 	ok(same && buddy_validate(), "and the sections are used again");
 	buddy_desc_views_max = 4096;
+	buddy_offline_sections = true;
 	cycle_sections();
 	ok(buddy_validate(), "buddy valid after the cycles");
 	close(pagemap_fd);

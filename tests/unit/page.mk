@@ -35,3 +35,8 @@ check_PROGRAMS += tests/unit/buddy_descmap.t
 tests_unit_buddy_descmap_t_SOURCES = tests/unit/buddy_descmap.c
 tests_unit_buddy_descmap_t_LDADD = $(TEST_LIB_CORE)
 EXTRA_DIST += tests/unit/no_bg_purge.h
+# Wholly free, purged sections are unmapped and come back on growth.
+unit_tests += tests/unit/buddy_offline.t
+check_PROGRAMS += tests/unit/buddy_offline.t
+tests_unit_buddy_offline_t_SOURCES = tests/unit/buddy_offline.c
+tests_unit_buddy_offline_t_LDADD = $(TEST_LIB_CORE)
