@@ -282,7 +282,7 @@ enum sm_block_state buddy_block_of(const void *addr, void **start, size_t *npage
 void buddy_zero_pages(void *addr, size_t npages, gfp_t gfp);
 /* Return free memory older than the decay period to the OS (all: now). */
 size_t buddy_purge(bool all);
-void buddy_thread_exit(void);        /* drain this thread's page lists */
+void buddy_drain_local(void);        /* drain this thread's page lists */
 size_t buddy_pcp_bytes(void);        /* free bytes on this thread's lists */
 void buddy_print_buddyinfo(FILE *out);
 bool buddy_validate(void);           /* invariants; prints what is wrong */

@@ -119,7 +119,8 @@
  *     taken under one zone lock acquisition; a list longer than its high
  *     mark (buddy_pcp_high pages, i.e. buddy_pcp_high >> order blocks) is
  *     drained by a batch from its cold end. Thread exit drains everything
- *     (buddy_thread_exit, via init.c's thread destructor); a thread that is
+ *     (buddy_drain_local, from init.c's thread destructor; malloc_trim
+ *     drains the caller's too); a thread that is
  *     exiting, or that runs before initialisation completes, bypasses its
  *     lists. buddy_pcp_high = 0 disables the lists. The lists of all
  *     threads share a budget of PCP_BUDGET_PAGES (32 MiB): each list's
@@ -666,6 +667,15 @@ static void section_offline(struct zone *z, size_t idx)
 	offline_add(z, h);
 }
 
+/* A clean free at page @idx of @z may have left its section wholly free
+ * and clean: its descriptors become views (theory 2), and it goes offline.
+ * Zone lock held. */
+static void section_settle(struct zone *z, size_t idx)
+{
+	section_release(z, idx);
+	section_offline(z, idx);
+}
+
 /* Bring the lowest offline section of @z back: mapped again at its
  * address (MAP_FIXED_NOREPLACE) and freed as one clean block whose
  * descriptors stay views. A section whose address another mapping took
@@ -1112,8 +1122,7 @@ static size_t zone_purge_n(struct zone *z, bool all, size_t npages)
 			size_t bi = page_index(z, batch[i]);
 			purging_del(z, batch[i]);
 			zone_free_one(z, batch[i], batch[i]->order, false, now);
-			section_release(z, bi);
-			section_offline(z, bi);
+			section_settle(z, bi);
 		}
 		SM_WRITE_ONCE(z->zone_purge_seq, z->zone_purge_seq + 1);
 		z->zone_purged_bytes += done;
@@ -1309,7 +1318,11 @@ static SM_NOINLINE void pcp_drain(struct pcp_list *l, unsigned int order, unsign
 	uint64_t now = os_now_ns();
 	while (n-- && l->pl_tail) {
 		struct page *pg = pcp_pop_tail(l);
-		zone_free_one(z, pg, order, (pg->flags & PG_dirty) != 0, now);
+		bool dirty = (pg->flags & PG_dirty) != 0;
+		size_t idx = page_index(z, pg);
+		zone_free_one(z, pg, order, dirty, now);
+		if (!dirty)          /* a clean block may complete a clean section */
+			section_settle(z, idx);
 	}
 	bool due = zone_decay_due(z, now);
 	zone_unlock(z);
@@ -1318,11 +1331,12 @@ static SM_NOINLINE void pcp_drain(struct pcp_list *l, unsigned int order, unsign
 }
 
 /**
- * buddy_thread_exit - give the calling thread's page lists back.
+ * buddy_drain_local - give the calling thread's page lists back (the
+ * kernel's drain_local_pages).
  *
  * CONTEXT: thread exit (init.c's destructor), or any time; may block.
  */
-void buddy_thread_exit(void)
+void buddy_drain_local(void)
 {
 	for (unsigned int o = 0; o <= SM_PCP_MAX_ORDER; o++)
 		if (buddy_pcp[o].pl_count)

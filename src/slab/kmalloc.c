@@ -931,6 +931,7 @@ int kmalloc_trim(void)
 			mag_flush_own(d);
 	}
 	size_t freed = sm_reclaim_hook ? sm_reclaim_hook(true) : 0;
+	buddy_drain_local();
 	freed += buddy_purge(true);
 	freed += vmap_cache_purge(true);
 	return freed > 0 || os_rss_bytes() < before;

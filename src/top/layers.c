@@ -24,7 +24,7 @@ void sm_thread_exit_layers(void)
 {
 	kmalloc_thread_exit();
 	mag_thread_exit();
-	buddy_thread_exit();
+	buddy_drain_local();
 }
 
 void sm_prefork_layers(void)

@@ -52,7 +52,7 @@ static void test_random_sequence(void)
 	bool valid = true, aligned = true, intact = true;
 	struct zone *z = &sm_zones[ZONE_NORMAL];
 	unsigned long small_before[MAX_ORDER];
-	buddy_thread_exit();
+	buddy_drain_local();
 	size_t used_before = used_pages(z);
 	for (int o = 0; o < MAX_ORDER; o++)
 		small_before[o] = z->zone_free_area[o].fa_nr_free;
@@ -107,7 +107,7 @@ static void test_random_sequence(void)
 	for (int i = 0; i < SLOTS; i++)
 		if (s[i].addr)
 			free_pages(s[i].addr, s[i].order);
-	buddy_thread_exit();
+	buddy_drain_local();
 	ok(buddy_validate(), "valid after freeing everything and draining");
 	ok(used_pages(z) == used_before, "every page came back (%zu in use before and after)",
 	   used_pages(z));
@@ -211,7 +211,7 @@ static void test_stress(void)
 	for (int i = 0; i < NT; i++)
 		pthread_join(t[i], NULL);
 	malloc_trim(0);
-	buddy_thread_exit();
+	buddy_drain_local();
 	size_t used_before = used_pages(z);
 	for (int i = 0; i < NT; i++) {
 		a[i] = (struct stress_arg){ .id = i };
@@ -225,7 +225,7 @@ static void test_stress(void)
 	ok(errors == 0, "4 threads: %ld blocks written and verified, %ld errors", done, errors);
 	ok(buddy_validate(), "valid after the stress (thread exit drained the page lists)");
 	malloc_trim(0);
-	buddy_thread_exit();
+	buddy_drain_local();
 	size_t used_after = used_pages(z);
 	ok(used_after == used_before, "no page lost: %zu in use before, %zu after",
 	   used_before, used_after);
@@ -318,7 +318,7 @@ static void *lock_holder(void *unused)
 static void test_atomic_busy(void)
 {
 	pthread_t t;
-	buddy_thread_exit();     /* empty page lists: the next alloc needs the zone */
+	buddy_drain_local();     /* empty page lists: the next alloc needs the zone */
 	pthread_create(&t, NULL, lock_holder, NULL);
 	pthread_mutex_lock(&hold_mx);
 	while (hold_state != 1)

@@ -100,7 +100,7 @@ static void test_grow_free(void)
 {
 	unsigned int saved = buddy_pcp_high;
 	buddy_pcp_high = 0;
-	buddy_thread_exit();
+	buddy_drain_local();
 	unsigned char *r = section_range(10);
 	if (!r) {
 		ok(0, "setup: a 4 MiB section shrunk to 10 pages");
@@ -148,7 +148,7 @@ static void test_grow_blocked(void)
 {
 	unsigned int saved = buddy_pcp_high;
 	buddy_pcp_high = 0;
-	buddy_thread_exit();
+	buddy_drain_local();
 	unsigned char *r = section_range(10);
 	if (!r) {
 		ok(0, "setup: section range");
@@ -181,7 +181,7 @@ static void test_grow_blocked(void)
 
 	/* A page on this thread's per-thread list is not free in the buddy. */
 	buddy_pcp_high = saved ? saved : 128;
-	buddy_thread_exit();
+	buddy_drain_local();
 	r = section_range(10);
 	if (!r) {
 		ok(0, "setup: section range");
@@ -202,7 +202,7 @@ static void test_grow_blocked(void)
 	ok(zn->zone_free_pages == free_before && head_of(r)->exact.npages == 10 &&
 	   nb && (nb->flags & PG_pcp) && buddy_validate(),
 	   "nothing changed: the page stays on the list, buddy valid");
-	buddy_thread_exit();      /* the list goes back to the zone */
+	buddy_drain_local();      /* the list goes back to the zone */
 	ok(buddy_resize_exact(r, PAGES(10), PAGES(12), GFP_KERNEL) && buddy_validate(),
 	   "once the list is drained the growth succeeds");
 	buddy_free_exact(r, PAGES(12), "test");
@@ -244,7 +244,7 @@ static void test_shrink(void)
 {
 	unsigned int saved = buddy_pcp_high;
 	buddy_pcp_high = 0;
-	buddy_thread_exit();
+	buddy_drain_local();
 	unsigned char *r = buddy_alloc_exact(KB(512), GFP_KERNEL | __GFP_ZERO);
 	if (!r) {
 		ok(0, "setup: 512 KiB exact range");
@@ -334,7 +334,7 @@ static void test_random(void)
 	bool valid = true, intact = true, same = true, counted = true;
 	int step;
 
-	buddy_thread_exit();
+	buddy_drain_local();
 	for (step = 0; step < STEPS && valid && intact && counted; step++) {
 		int i = (int)(rnd() % SLOTS);
 		unsigned int r = (unsigned int)(rnd() % 16);
@@ -411,7 +411,7 @@ static void test_random(void)
 
 static void test_realloc(void)
 {
-	buddy_thread_exit();
+	buddy_drain_local();
 	size_t n = KB(40);
 	unsigned char *p = malloc(n);
 	ok(p && head_of(p) && (head_of(p)->flags & PG_large),

@@ -13,7 +13,9 @@
  * at every eighth of the run it is within twice the most bytes live so
  * far, and its highest sample over the second half is at most 32 MiB above
  * the highest over the first (an arena mapped and unmapped again moves it
- * by 128 MiB in between). Large blocks are packed into the free pages
+ * by 128 MiB in between). Emptied and trimmed at the end, the heap is
+ * back to a few MiB (its wholly free sections offline, its empty arenas
+ * unmapped). Large blocks are packed into the free pages
  * that others leave, not each given a fresh power-of-two block: that way
  * the heap was 3 to 3.6 times the bytes live and grew 56 MiB over the
  * second half.
@@ -176,8 +178,17 @@ static void round_run(const char *how, bool settle)
 	else
 		diag("%s: at most %zu MiB over the second half, %zu MiB over the first "
 		     "(not asserted)", how, second_max >> 20, first_max >> 20);
-	for (size_t i = 0; i < SLOTS; i++)
+	for (size_t i = 0; i < SLOTS; i++) {
 		free(slots[i].s_p);
+		slots[i].s_p = NULL;
+	}
+	/* Emptied and trimmed, the heap gives its address space back, not
+	 * only its pages: what stays is the sections that hold the program's
+	 * few small objects and the emergency reserve. */
+	malloc_trim(0);
+	size_t left = heap_bytes();
+	ok(left <= MiB(16), "%s: emptied and trimmed, %zu MiB of heap stay mapped "
+	   "(at most 16)", how, left >> 20);
 }
 
 /*
@@ -207,7 +218,7 @@ int main(void)
 		ok(0, "the round without the purge thread ran to its end");
 		return done_testing();
 	}
-	tap_n += 4;
+	tap_n += 5;
 	tap_failed += WEXITSTATUS(st) != 0;
 	sm_bg_enabled = 1;
 	round_run("with the purge thread", false);

@@ -49,7 +49,7 @@ static void fp_double_merged(void *a)
 	/* Order 6 goes to the zone directly and merges with its buddy. */
 	unsigned long p = __get_free_pages(GFP_KERNEL, 6);
 	free_pages(p, 6);
-	buddy_thread_exit();
+	buddy_drain_local();
 	free_pages(p, 6);
 }
 static void fp_never_allocated(void *a)

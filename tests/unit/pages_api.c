@@ -115,7 +115,7 @@ static void test_zeroed(void)
 
 static void test_hot_cold(void)
 {
-	buddy_thread_exit();
+	buddy_drain_local();
 	struct page *a = alloc_page(GFP_KERNEL);
 	struct page *b = alloc_page(GFP_KERNEL);
 	free_hot_page(a);

@@ -103,7 +103,7 @@ int main(void)
 		struct page *p = buddy_alloc(GFP_KERNEL, 0);
 		buddy_free(p, 0, "pcp_budget");
 	}
-	buddy_thread_exit();                      /* empty list: refill next */
+	buddy_drain_local();                      /* empty list: refill next */
 	one = buddy_alloc(GFP_KERNEL, 0);
 	buddy_free(one, 0, "pcp_budget");
 	ok(pcp_high(0) == buddy_pcp_high, "alone again, the list keeps its high mark (%u)",
