@@ -405,13 +405,15 @@ int main(int argc, char **argv)
 	       "(log), seed %llu, %u s\n", alloc_name, nthreads, nslots,
 	       (unsigned long long)seed, seconds);
 	/* -v: the heap's parts as mallinfo2 gives them (arena, hblkhd, and
-	 * fordblks, the free bytes inside them) */
+	 * fordblks, the free bytes inside them), and the most bytes live so
+	 * far (sampled each second) */
 	struct mallinfo2_compat parts;
 	bool show_parts = verbose && mallinfo2_of(&parts);
 	printf("# %6s %12s %10s %10s %10s %10s", "t_s", "ops", "live_mib", "rss_mib",
 	       "peak_mib", "heap_mib");
 	if (show_parts)
-		printf(" %10s %10s %10s", "arena_mib", "hblkhd_mib", "free_mib");
+		printf(" %10s %10s %10s %10s", "arena_mib", "hblkhd_mib", "free_mib",
+		       "most_live");
 	printf("\n");
 	fflush(stdout);
 
@@ -449,9 +451,11 @@ int main(int argc, char **argv)
 			printf("  %6u %12lu %10.1f %10.1f %10.1f %10.1f", t, ops,
 			       (double)live / 1048576.0, mib(rss), mib(peak), mib(heap));
 			if (show_parts && mallinfo2_of(&parts))
-				printf(" %10.1f %10.1f %10.1f", mib((long)(parts.arena >> 10)),
+				printf(" %10.1f %10.1f %10.1f %10.1f",
+				       mib((long)(parts.arena >> 10)),
 				       mib((long)(parts.hblkhd >> 10)),
-				       mib((long)(parts.fordblks >> 10)));
+				       mib((long)(parts.fordblks >> 10)),
+				       (double)live_max / 1048576.0);
 			printf("\n");
 			fflush(stdout);
 		}
