@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define SMI_MAGIC        0x3154534d424c53ull   /* "SLBMST1" */
-#define SMI_VERSION      1u
+#define SMI_VERSION      2u
 #define SMI_DIR_FMT      "/dev/shm/slabmalloc-%u"
 #define SMI_NAME_MAX     32
 #define SMI_MAX_CACHES   256
@@ -89,6 +89,7 @@ struct smi_mem {
 	uint64_t sm_heap_reserved, sm_heap_grown, sm_pages_free, sm_pages_dirty,
 	         sm_pages_purged, sm_slab, sm_slab_active, sm_vmalloc,
 	         sm_vmalloc_cached, sm_bootmem, sm_bootmem_used, sm_rss;
+	uint64_t sm_heap_offline;   /* grown, given back to the system (offline) */
 };
 
 struct smi_snapshot {

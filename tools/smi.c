@@ -314,6 +314,7 @@ void smi_print_meminfo(FILE *out, const struct smi_snapshot *ss)
 	const struct smi_mem *m = &ss->ss_mem;
 	line_kb(out, "HeapReserved:", m->sm_heap_reserved);
 	line_kb(out, "HeapGrown:", m->sm_heap_grown);
+	line_kb(out, "HeapOffline:", m->sm_heap_offline);
 	line_kb(out, "PagesFree:", m->sm_pages_free);
 	line_kb(out, "PagesDirty:", m->sm_pages_dirty);
 	line_kb(out, "PagesPurged:", m->sm_pages_purged);

@@ -165,7 +165,7 @@ static bool smi_fill(struct smi_snapshot *ss, bool may_block)
 	if (!smi_fill_caches(ss, may_block, &slab_bytes, &active_bytes))
 		return false;
 	struct smi_mem *m = &ss->ss_mem;
-	m->sm_heap_reserved = m->sm_heap_grown = m->sm_pages_free = 0;
+	m->sm_heap_reserved = m->sm_heap_grown = m->sm_heap_offline = m->sm_pages_free = 0;
 	m->sm_pages_dirty = m->sm_pages_purged = 0;
 	ss->ss_nr_zones = SM_NR_ZONES < SMI_NR_ZONES ? SM_NR_ZONES : SMI_NR_ZONES;
 	ss->ss_nr_orders = SM_MAX_ORDER < SMI_MAX_ORDER ? SM_MAX_ORDER : SMI_MAX_ORDER;
@@ -177,7 +177,9 @@ static bool smi_fill(struct smi_snapshot *ss, bool may_block)
 		for (unsigned int o = 0; o < ss->ss_nr_orders; o++)
 			sz->sz_nr_free[o] = SM_READ_ONCE(zn->zone_free_area[o].fa_nr_free);
 		m->sm_heap_reserved += zn->zone_span;
-		m->sm_heap_grown += SM_READ_ONCE(zn->zone_limit);
+		size_t limit = SM_READ_ONCE(zn->zone_limit), heap = zone_heap_bytes(zn);
+		m->sm_heap_grown += limit;
+		m->sm_heap_offline += limit > heap ? limit - heap : 0;
 		m->sm_pages_free += (uint64_t)SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
 		m->sm_pages_dirty += (uint64_t)SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
 		m->sm_pages_purged += SM_READ_ONCE(zn->zone_purged_bytes);

@@ -127,11 +127,19 @@ wait_for "$tmp/out" "^ready 3"
 echo "freebig" >&3
 wait_for "$tmp/out" "^ready 4"
 rss_before=$(awk '{ print $2 * 4 }' "/proc/$tp/statm")
+vsz_before=$(awk '{ print $1 * 4 }' "/proc/$tp/statm")
 $T "$ctl" "$tp" trim >"$tmp/trim" 2>&1; st=$?
 ok $st "trim answers (status $st): $(cat "$tmp/trim")"
 rss_after=$(awk '{ print $2 * 4 }' "/proc/$tp/statm")
 [ "$rss_after" -le $(( rss_before - 150000 )) ]
 ok $? "trim lowered the RSS by the freed 200 MiB ($rss_before kB -> $rss_after kB)"
+vsz_after=$(awk '{ print $1 * 4 }' "/proc/$tp/statm")
+$T "$ctl" "$tp" meminfo >"$tmp/m2"
+off=$(kb "$tmp/m2" HeapOffline)
+[ -n "$off" ] && [ "$off" -ge 150000 ]
+ok $? "meminfo HeapOffline: the emptied sections went offline (${off:-none} kB)"
+[ "$vsz_after" -le $(( vsz_before - 150000 )) ]
+ok $? "and gave their address space back ($vsz_before kB -> $vsz_after kB)"
 $T "$ctl" "$tp" shrink kmalloc-224 >"$tmp/shrink"; ok $? "shrink kmalloc-224: $(cat "$tmp/shrink")"
 $T "$ctl" "$tp" shrink no-such-cache >/dev/null 2>"$tmp/shrink.err"; st=$?
 [ $st -eq 1 ] && grep -q "no cache named" "$tmp/shrink.err"
