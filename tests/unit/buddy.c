@@ -37,7 +37,7 @@ static size_t used_pages(struct zone *z)
 {
 	pthread_mutex_lock(&z->zone_lock);
 	size_t used = (z->zone_limit >> PAGE_SHIFT) - z->zone_free_pages -
-	              z->zone_purging_pages;
+	              z->zone_purging_pages - z->zone_offline_pages - z->zone_lost_pages;
 	pthread_mutex_unlock(&z->zone_lock);
 	return used;
 }

@@ -15,7 +15,8 @@
 
 static size_t used_pages(const struct zone *z)
 {
-	return (z->zone_limit >> PAGE_SHIFT) - z->zone_free_pages;
+	return (z->zone_limit >> PAGE_SHIFT) - z->zone_free_pages - z->zone_offline_pages -
+	       z->zone_lost_pages;
 }
 
 static void test_get_order(void)
