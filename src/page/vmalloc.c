@@ -74,7 +74,7 @@
  *     loop that frees and allocates huge blocks of varying sizes misses a
  *     cache of whole mappings, and every miss faults all its pages in
  *     again. Such blocks are carved from arenas instead: mappings of
- *     VM_ARENA_SIZE (128 MiB) whose free space is a sorted array of free
+ *     VM_ARENA_SIZE (64 MiB) whose free space is a sorted array of free
  *     extents (vm_ext, by address), split on allocation and merged with
  *     free neighbours of the same state on free (the way jemalloc's and
  *     tcmalloc's page heaps coalesce). An extent is dirty (freed, maybe
@@ -90,7 +90,10 @@
  *     purges the excess from the oldest extent at once; the rest decays
  *     (5.). Purges take the extents off the array and madvise them with
  *     vm_lock dropped (vm_purge_lock serialises purges), then give them
- *     back clean; an arena that is wholly free and clean is unmapped.
+ *     back clean; an arena that is wholly free and clean is unmapped. An
+ *     arena counts whole in the heap (mallinfo2's hblkhd), so its size is
+ *     the heap's step: under bench/steady's mix (up to 280 MiB of 2 - 4 MiB
+ *     blocks live) arenas of 128 MiB held 384 MiB, arenas of 64 MiB 320.
  *     Larger blocks, and aligned ones, keep their own mappings and the
  *     cache of 4.; a cached mapping too small for a request is grown with
  *     mremap (its resident pages move with it), a larger one is split and
@@ -380,10 +383,10 @@ static int vc_largest(void)
 
 /* ---- arenas of huge blocks (theory 6) ---- */
 
-#define VM_ARENA_SIZE      ((size_t)128 << 20)  /* bytes of one arena */
+#define VM_ARENA_SIZE      ((size_t)64 << 20)   /* bytes of one arena */
 /* Larger blocks get their own mapping; 0 keeps every block out of arenas. */
 size_t vmap_arena_max_block = (size_t)32 << 20;
-#define VM_ARENAS          64                   /* arenas at most */
+#define VM_ARENAS          128                  /* arenas at most (8 GiB) */
 #define VM_EXTENTS         1024                 /* free extents at most */
 
 struct vm_arena {

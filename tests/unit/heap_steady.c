@@ -9,11 +9,11 @@
  * checked. The size distribution never changes, so the bytes live have a
  * steady mean. The heap (mallinfo2() arena + hblkhd: the zones grown so
  * far and the mappings of the huge blocks, which from 2 MiB on are carved
- * from arenas of 128 MiB) must follow the bytes live, not the steps taken:
+ * from arenas of 64 MiB) must follow the bytes live, not the steps taken:
  * at every eighth of the run it is within twice the most bytes live so
  * far, and its highest sample over the second half is at most 32 MiB above
  * the highest over the first (an arena mapped and unmapped again moves it
- * by 128 MiB in between). Emptied and trimmed at the end, the heap is
+ * by 64 MiB in between). Emptied and trimmed at the end, the heap is
  * back to a few MiB (its wholly free sections offline, its empty arenas
  * unmapped). Large blocks are packed into the free pages
  * that others leave, not each given a fresh power-of-two block: that way
@@ -155,8 +155,8 @@ static void round_run(const char *how, bool settle)
 			size_t heap = heap_bytes();
 			diag("%s, step %6zu: heap %5zu MiB, live %4zu MiB, most live %4zu MiB",
 			     how, i, heap >> 20, live >> 20, live_max >> 20);
-			/* With purges on their own clock an arena may be
-			 * mapped a while before another is unmapped. */
+			/* With purges on their own clock arenas may be
+			 * mapped a while before others are unmapped. */
 			bounded &= heap <= 2 * live_max + (settle ? 0 : MiB(128));
 			if (heap * 100 / live_max > worst_pct)
 				worst_pct = heap * 100 / live_max;
@@ -169,7 +169,7 @@ static void round_run(const char *how, bool settle)
 	ok(!failed_alloc, "%s: every allocation succeeded", how);
 	ok(marks, "%s: every block kept its bytes (calloc's read as zeros)", how);
 	ok(bounded, "%s: the heap stays within twice the most bytes live so far%s "
-	   "(at most %zu %%)", how, settle ? "" : ", and one arena", worst_pct);
+	   "(at most %zu %%)", how, settle ? "" : ", and two arenas", worst_pct);
 	if (settle)
 		ok(second_max <= first_max + MiB(32),
 		   "%s: the heap settles: at most %zu MiB over the second half, %zu MiB "
@@ -194,7 +194,7 @@ static void round_run(const char *how, bool settle)
 /*
  * Two rounds, each in a fresh heap: a child process without the background
  * purge (the exact-allocation fragmentation alone), then this process with
- * it. The second round checks the same, with one arena (128 MiB) of slack
+ * it. The second round checks the same, with two arenas (128 MiB) of slack
  * on the twice-live bound, and only reports the growth over its second
  * half: both depend on when the purges run (a bound of 32 MiB failed now
  * and then on a loaded machine before the blocks above 2 MiB moved to the
