@@ -28,8 +28,9 @@
  *     sections) and RLIMIT_AS (ulimit -v) keeps its meaning, whether set
  *     before start or lowered after. zone_limit is then published with a
  *     release store after the section's descriptors are initialised, and
- *     never shrinks (offline sections, 10., stay below it). Growth needs that system call, so only callers that
- *     may block (__GFP_WAIT) grow a zone; GFP_ATOMIC takes what is there.
+ *     never shrinks (offline sections, 10., stay below it). Growth needs
+ *     that system call, so only callers that may block (__GFP_WAIT) grow a
+ *     zone; GFP_ATOMIC takes what is there.
  *     When RLIMIT_AS is finite, a zone grows only while the process keeps
  *     room for what else it must map (thread stacks, libraries, files): a
  *     reserve of limit/32, at least 16 MiB and at most 128 MiB (and never
@@ -2398,8 +2399,10 @@ static bool zone_validate(struct zone *z)
 		VBAD("zone %s: zone_purging_pages %zu, counted %zu\n", zn,
 		     z->zone_purging_pages, purging);
 
-	/* The offline list: by address, unmapped sections; with the lost
-	 * ones, every PG_offline head of the map. */
+	/* The offline list: by address; with the lost sections, every
+	 * PG_offline head of the map. (Whether a section is unmapped is not
+	 * checked: another mapping may have taken its address, which the
+	 * next growth finds.) */
 	size_t count = 0;
 	struct page *prev = NULL;
 	for (struct page *p = z->zone_offline; p; p = p->buddy.next) {
@@ -2408,8 +2411,6 @@ static bool zone_validate(struct zone *z)
 			VBAD("zone %s: offline list: bad entry %p\n", zn, (void *)p);
 			break;
 		}
-		if (os_is_mapped(zone_page_addr(z, page_index(z, p))))
-			VBAD("zone %s: offline section %zu is mapped\n", zn, page_index(z, p));
 		if (++count > np) {
 			VBAD("zone %s: offline list has a cycle\n", zn);
 			break;
