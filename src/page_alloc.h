@@ -146,13 +146,19 @@ struct zone {
 
 extern struct zone sm_zones[SM_NR_ZONES];
 
-/* Bytes of @z's heap mapped now: the grown part less its offline sections
- * (buddy.c, theory 10). Read without the lock: a snapshot. */
+/* Bytes of @z's grown part given back to the system: its offline and lost
+ * sections (buddy.c, theory 10). Read without the lock: a snapshot. */
+SM_INLINE size_t zone_offline_bytes(const struct zone *z)
+{
+	return (SM_READ_ONCE(z->zone_offline_pages) + SM_READ_ONCE(z->zone_lost_pages))
+	       << SM_PAGE_SHIFT;
+}
+
+/* Bytes of @z's heap mapped now: the grown part less its offline sections.
+ * A snapshot, as zone_offline_bytes. */
 SM_INLINE size_t zone_heap_bytes(const struct zone *z)
 {
-	size_t off = SM_READ_ONCE(z->zone_offline_pages) + SM_READ_ONCE(z->zone_lost_pages);
-	size_t lim = SM_READ_ONCE(z->zone_limit);
-	off <<= SM_PAGE_SHIFT;
+	size_t off = zone_offline_bytes(z), lim = SM_READ_ONCE(z->zone_limit);
 	return lim > off ? lim - off : 0;
 }
 

@@ -592,12 +592,25 @@ static void desc_view(struct zone *z, struct page *pg, size_t bytes)
 		sm_fatal("slabmalloc: cannot map the page descriptors at %p", (void *)pg);
 }
 
+/* The first page of the section that holds page @idx. */
+static inline size_t section_start(size_t idx)
+{
+	return idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
+}
+
+/* Is the section holding page @idx of @z offline or lost (theory 10)?
+ * Its head's flags, read without the lock. */
+static inline bool section_is_offline(const struct zone *z, size_t idx)
+{
+	return (SM_READ_ONCE(z->zone_mem_map[section_start(idx)].flags) & PG_offline) != 0;
+}
+
 /* A wholly free, clean section at page @idx (or the one holding it) whose
  * descriptors may be views becomes PG_tmpl: all but its first descriptor
  * page turn into a view of the template. Zone lock held. */
 static void section_release(struct zone *z, size_t idx)
 {
-	size_t s = idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
+	size_t s = section_start(idx);
 	struct page *h = &z->zone_mem_map[s];
 	if (!desc_may_view(z, s) || h->flags != PG_buddy || h->order != SM_SECTION_ORDER ||
 	    buddy_desc_views >= SM_READ_ONCE(buddy_desc_views_max))
@@ -665,7 +678,7 @@ static void offline_del(struct zone *z, struct page *h)
  * lock held. */
 static void section_offline(struct zone *z, size_t idx)
 {
-	size_t s = idx & ~(NPAGES(SM_SECTION_ORDER) - 1);
+	size_t s = section_start(idx);
 	struct page *h = &z->zone_mem_map[s];
 	if (!SM_READ_ONCE(buddy_offline_sections) || h->flags != (PG_buddy | PG_tmpl) ||
 	    z->zone_free_pages < NPAGES(SM_SECTION_ORDER) + buddy_reserve_pages)
@@ -727,8 +740,7 @@ bool buddy_addr_offline(const void *addr)
 	if (!pg)
 		return false;
 	struct zone *z = page_zone(pg);
-	size_t s = page_index(z, pg) & ~(NPAGES(SM_SECTION_ORDER) - 1);
-	return (SM_READ_ONCE(z->zone_mem_map[s].flags) & PG_offline) != 0;
+	return section_is_offline(z, page_index(z, pg));
 }
 
 /* Map @z's mem_map up to @bytes (a multiple of the page size). Zone lock
@@ -1527,7 +1539,7 @@ static SM_COLD SM_NORETURN void bad_free(struct zone *z, struct page *pg,
 		sm_fatal("%s(): wrong order %u for block of order %u at %p", caller,
 		         order, (unsigned int)pg->order, addr);
 	}
-	if (z->zone_mem_map[idx & ~(NPAGES(SM_SECTION_ORDER) - 1)].flags & PG_offline)
+	if (section_is_offline(z, idx))
 		sm_fatal("%s(): invalid address %p (not allocated: memory given back to "
 		         "the system)", caller, addr);
 	/* Not a head: the block around it. */

@@ -177,9 +177,8 @@ static bool smi_fill(struct smi_snapshot *ss, bool may_block)
 		for (unsigned int o = 0; o < ss->ss_nr_orders; o++)
 			sz->sz_nr_free[o] = SM_READ_ONCE(zn->zone_free_area[o].fa_nr_free);
 		m->sm_heap_reserved += zn->zone_span;
-		size_t limit = SM_READ_ONCE(zn->zone_limit), heap = zone_heap_bytes(zn);
-		m->sm_heap_grown += limit;
-		m->sm_heap_offline += limit > heap ? limit - heap : 0;
+		m->sm_heap_grown += SM_READ_ONCE(zn->zone_limit);
+		m->sm_heap_offline += zone_offline_bytes(zn);
 		m->sm_pages_free += (uint64_t)SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
 		m->sm_pages_dirty += (uint64_t)SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
 		m->sm_pages_purged += SM_READ_ONCE(zn->zone_purged_bytes);

@@ -34,10 +34,9 @@ void stats_meminfo(FILE *out)
 	kmalloc_totals(&t);
 	for (int z = 0; z < SM_NR_ZONES; z++) {
 		struct zone *zn = &sm_zones[z];
-		size_t heap = zone_heap_bytes(zn), limit = SM_READ_ONCE(zn->zone_limit);
-		mapped += heap + SM_READ_ONCE(zn->zone_map_bytes);
-		grown += limit;
-		offline += limit > heap ? limit - heap : 0;
+		mapped += zone_heap_bytes(zn) + SM_READ_ONCE(zn->zone_map_bytes);
+		grown += SM_READ_ONCE(zn->zone_limit);
+		offline += zone_offline_bytes(zn);
 		free_b += SM_READ_ONCE(zn->zone_free_pages) << SM_PAGE_SHIFT;
 		dirty_b += SM_READ_ONCE(zn->zone_dirty_pages) << SM_PAGE_SHIFT;
 		purged += SM_READ_ONCE(zn->zone_purged_bytes);
