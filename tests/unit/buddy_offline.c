@@ -33,24 +33,6 @@
 static unsigned long blk[NBLK];
 static struct zone *z;
 
-static size_t vm_bytes(void)
-{
-	unsigned long size = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%lu", &size) != 1)
-			size = 0;
-		fclose(f);
-	}
-	return size * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static bool is_mapped(unsigned long a)
-{
-	unsigned char v;
-	return mincore((void *)a, PAGE_SIZE, &v) == 0 || errno != ENOMEM;
-}
-
 static bool head_offline(unsigned long a)
 {
 	return (virt_to_page((void *)a)->flags & PG_offline) != 0;
@@ -113,7 +95,7 @@ static void rlimit_child(void *arg)
 	(void)arg;
 	if (!alloc_all(GFP_KERNEL))
 		_exit(2);
-	struct rlimit rl = { vm_bytes() + ((size_t)8 << 20), RLIM_INFINITY };
+	struct rlimit rl = { os_vm_bytes() + ((size_t)8 << 20), RLIM_INFINITY };
 	rl.rlim_max = rl.rlim_cur;
 	free_all();
 	buddy_purge(true);
@@ -194,20 +176,21 @@ int main(void)
 		memset((void *)blk[i], 0x5a, SEC_BYTES);
 
 	/* Freed and purged: offline. */
-	size_t arena0 = mallinfo2().arena, vm0 = vm_bytes(), limit0 = z->zone_limit;
+	size_t arena0 = mallinfo2().arena, vm0 = os_vm_bytes(), limit0 = z->zone_limit;
 	size_t off0 = z->zone_offline_pages;
 	free_all();
 	buddy_purge(true);
 	bool all_off = true, unmapped = true;
 	for (int i = 0; i < NBLK; i++) {
 		all_off &= head_offline(blk[i]);
-		unmapped &= !is_mapped(blk[i]) && !is_mapped(blk[i] + SEC_BYTES - PAGE_SIZE);
+		unmapped &= !os_is_mapped((void *)blk[i]) &&
+		            !os_is_mapped((void *)(blk[i] + SEC_BYTES - PAGE_SIZE));
 	}
 	ok(all_off && z->zone_offline_pages >= off0 + NBLK * SEC_PAGES,
 	   "freed and purged, the sections are offline (%zu pages offline)",
 	   z->zone_offline_pages);
 	ok(unmapped, "their memory is unmapped");
-	size_t arena1 = mallinfo2().arena, vm1 = vm_bytes();
+	size_t arena1 = mallinfo2().arena, vm1 = os_vm_bytes();
 	ok(arena0 - arena1 >= NBLK * SEC_BYTES,
 	   "mallinfo2().arena drops by them (%zu -> %zu MiB)", arena0 >> 20, arena1 >> 20);
 	ok(vm0 > vm1 && vm0 - vm1 >= NBLK * SEC_BYTES,
@@ -297,7 +280,7 @@ int main(void)
 	bool online = got;
 	for (int i = 0; i < NBLK && got; i++)
 		online &= virt_to_page((void *)blk[i])->flags == (PG_buddy | PG_tmpl) &&
-		          is_mapped(blk[i]);
+		          os_is_mapped((void *)blk[i]);
 	ok(online && mallinfo2().arena == arena2,
 	   "with buddy_offline_sections off a purge keeps them mapped");
 	buddy_offline_sections = true;
